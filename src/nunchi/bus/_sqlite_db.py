@@ -1,0 +1,292 @@
+"""The SQLite event log's file: connections, schema, transactions, header encoding and the
+in-process wake-up signal.
+
+Durability: the file is in WAL mode. With ``synchronous=NORMAL`` (the default) a committed
+transaction is in the WAL file, i.e. in the operating system's hands, before ``COMMIT``
+returns, so it survives the process being killed at any point (``kill -9``); only an OS crash
+or power loss can lose the last transactions (the WAL is fsynced at checkpoints). NORMAL is
+several times faster than FULL for small transactions. Pass ``synchronous="FULL"`` to fsync
+the WAL on every commit and survive power loss as well.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import struct
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
+
+from nunchi.errors import BusError, BusUnavailable, InvalidInput
+
+__all__ = [
+    "Database",
+    "Notifier",
+    "decode_headers",
+    "encode_headers",
+    "notifier_for",
+    "now",
+    "translate_errors",
+]
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS topics (
+    name TEXT PRIMARY KEY,
+    partitions INTEGER NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS heads (
+    topic TEXT NOT NULL,
+    "partition" INTEGER NOT NULL,
+    next_offset INTEGER NOT NULL,
+    PRIMARY KEY (topic, "partition")
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS records (
+    topic TEXT NOT NULL,
+    "partition" INTEGER NOT NULL,
+    "offset" INTEGER NOT NULL,
+    key BLOB,
+    value BLOB NOT NULL,
+    headers BLOB,
+    ts REAL NOT NULL,
+    PRIMARY KEY (topic, "partition", "offset")
+);
+CREATE TABLE IF NOT EXISTS offsets (
+    "group" TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    "partition" INTEGER NOT NULL,
+    committed INTEGER NOT NULL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY ("group", topic, "partition")
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS groups (
+    "group" TEXT PRIMARY KEY,
+    version INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS members (
+    "group" TEXT NOT NULL,
+    member_id TEXT NOT NULL,
+    topics TEXT NOT NULL,
+    joined_at REAL NOT NULL,
+    heartbeat_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    PRIMARY KEY ("group", member_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS leases (
+    "group" TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    "partition" INTEGER NOT NULL,
+    owner TEXT,
+    epoch INTEGER NOT NULL,
+    expires_at REAL NOT NULL,
+    PRIMARY KEY ("group", topic, "partition")
+) WITHOUT ROWID;
+"""
+
+
+class Notifier:
+    """Wakes this process's pollers of one log file when something was published or a
+    group changed. Other processes are noticed by polling the file."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._seq = 0
+
+    @property
+    def seq(self) -> int:
+        """A counter bumped by every :meth:`notify`."""
+        with self._cond:
+            return self._seq
+
+    def notify(self) -> None:
+        """Wake every waiter."""
+        with self._cond:
+            self._seq += 1
+            self._cond.notify_all()
+
+    def wait(self, seen: int, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds unless :attr:`seq` moved past ``seen`` already."""
+        with self._cond:
+            if self._seq == seen and timeout > 0:
+                self._cond.wait(timeout)
+
+
+_notifiers: dict[str, Notifier] = {}
+_notifiers_lock = threading.Lock()
+
+
+def notifier_for(path: str) -> Notifier:
+    """The process-wide :class:`Notifier` of the log file at ``path``."""
+    key = os.path.realpath(path)
+    with _notifiers_lock:
+        return _notifiers.setdefault(key, Notifier())
+
+
+_HEADER = struct.Struct(">HI")
+
+
+def encode_headers(headers: Mapping[str, bytes]) -> bytes | None:
+    """Headers as ``(u16 name length, u32 value length, name, value)*``; None when empty."""
+    if not headers:
+        return None
+    parts: list[bytes] = []
+    for name, value in headers.items():
+        raw = name.encode()
+        if len(raw) > 0xFFFF:
+            raise InvalidInput(f"header name {name[:40]!r}... is longer than 65535 bytes")
+        parts += (_HEADER.pack(len(raw), len(value)), raw, value)
+    return b"".join(parts)
+
+
+def decode_headers(blob: bytes | None) -> dict[str, bytes]:
+    """The inverse of :func:`encode_headers`."""
+    headers: dict[str, bytes] = {}
+    if not blob:
+        return headers
+    view = memoryview(blob)
+    pos = 0
+    while pos < len(view):
+        name_len, value_len = _HEADER.unpack_from(view, pos)
+        pos += _HEADER.size
+        name = bytes(view[pos : pos + name_len]).decode()
+        pos += name_len
+        headers[name] = bytes(view[pos : pos + value_len])
+        pos += value_len
+    return headers
+
+
+_orphans: list[object] = []
+"""Connections inherited through fork: kept referenced so they are never closed in the child
+(closing a SQLite connection opened by the parent process can corrupt its locks)."""
+
+
+class Database:
+    """One SQLite log file: a connection per thread (and per process), explicit transactions
+    and error translation at this boundary."""
+
+    def __init__(self, path: str, *, busy_timeout: float, synchronous: str) -> None:
+        if synchronous.upper() not in {"NORMAL", "FULL"}:
+            raise InvalidInput(f"synchronous must be 'NORMAL' or 'FULL', got {synchronous!r}")
+        if busy_timeout <= 0:
+            raise InvalidInput(f"busy_timeout must be > 0 seconds, got {busy_timeout}")
+        directory = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(directory):
+            raise InvalidInput(f"cannot create the bus file {path!r}: no directory {directory!r}")
+        self.path = path
+        self.busy_timeout = busy_timeout
+        self.synchronous = synchronous.upper()
+        self._local = threading.local()
+        self._pid = os.getpid()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        with self.write() as conn:
+            for statement in _SCHEMA.split(";"):  # not executescript: it would COMMIT first
+                if statement.strip():
+                    conn.execute(statement)
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise BusError(
+                    f"{path} was written by a newer nunchi (schema {version}); upgrade nunchi"
+                )
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path,
+            timeout=self.busy_timeout,
+            isolation_level=None,  # we issue BEGIN/COMMIT ourselves
+            # one connection per thread (see ``connection``); False only so close() can
+            # close the connections of every thread
+            check_same_thread=False,
+        )
+        conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            conn.close()
+            raise BusError(f"cannot put {self.path} in WAL mode (got {mode}); use a local disk")
+        conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+        return conn
+
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection, opened on first use."""
+        if self._closed:
+            raise BusError(f"the sqlite bus {self.path} is closed")
+        if os.getpid() != self._pid:  # forked: never touch the parent's connections
+            with self._lock:
+                if os.getpid() != self._pid:
+                    _orphans.extend(self._all)
+                    self._all = []
+                    self._local = threading.local()
+                    self._pid = os.getpid()
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            with translate_errors(self):
+                conn = self._open()
+            with self._lock:
+                self._all.append(conn)
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A ``BEGIN IMMEDIATE`` transaction, committed on success, rolled back on error."""
+        conn = self.connection()
+        with translate_errors(self):
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                if conn.in_transaction:
+                    conn.rollback()
+                raise
+            conn.execute("COMMIT")
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """This thread's connection for reads, with errors translated."""
+        conn = self.connection()
+        with translate_errors(self):
+            yield conn
+
+    def close(self) -> None:
+        """Close every connection this process opened."""
+        with self._lock:
+            self._closed = True
+            conns, self._all = self._all, []
+        if os.getpid() != self._pid:
+            _orphans.extend(conns)
+            return
+        for conn in conns:
+            with suppress(sqlite3.Error):
+                conn.close()
+
+
+@contextmanager
+def translate_errors(db: Database) -> Iterator[None]:
+    """Turn sqlite3 errors into :class:`BusError` / :class:`BusUnavailable`."""
+    try:
+        yield
+    except sqlite3.OperationalError as e:
+        text = str(e).lower()
+        if "locked" in text or "busy" in text:
+            raise BusUnavailable(
+                f"the sqlite bus {db.path} stayed locked for more than {db.busy_timeout}s;"
+                " another process holds a long write transaction"
+            ) from e
+        if "unable to open" in text or "disk" in text or "readonly" in text:
+            raise BusUnavailable(f"cannot use the sqlite bus {db.path}: {e}") from e
+        raise BusError(f"sqlite bus {db.path}: {e}") from e
+    except sqlite3.ProgrammingError as e:
+        raise BusError(f"the sqlite bus {db.path} is closed ({e})") from e
+    except sqlite3.Error as e:
+        raise BusError(f"sqlite bus {db.path}: {e}") from e
+
+
+def now() -> float:
+    """Wall-clock seconds; leases compare times across processes, so not monotonic."""
+    return time.time()

@@ -1,0 +1,249 @@
+"""The embedded event log: one SQLite file, durable, shared by several processes.
+
+Records live in ``records(topic, partition, offset, key, value, headers, ts)`` with dense
+offsets per partition (the next one kept in ``heads``), committed offsets in
+``offsets(group, topic, partition, committed)``. Consumer groups span processes through
+member heartbeats and partition leases (see :mod:`nunchi.bus._sqlite_consumer`).
+
+Durability: WAL mode; ``synchronous=NORMAL`` by default, which survives ``kill -9`` of any
+process at any point without losing a committed publish or commit, but not an OS crash or
+power loss; ``synchronous="FULL"`` survives those too, at several times the cost per
+transaction (see :mod:`nunchi.bus._sqlite_db`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import threading
+import time
+import weakref
+from collections.abc import Sequence
+from typing import Self
+
+from nunchi.bus._common import (
+    check_group,
+    check_message,
+    check_partitions,
+    check_topic_name,
+    check_topics,
+    partition_for_key,
+)
+from nunchi.bus._sqlite_consumer import SqliteConsumer
+from nunchi.bus._sqlite_db import Database, encode_headers, notifier_for, now
+from nunchi.bus.base import Bus, Message
+from nunchi.errors import InvalidInput, NotFound
+
+__all__ = ["SqliteBus", "SqliteConsumer"]
+
+
+class SqliteBus(Bus):
+    """A :class:`Bus` in one SQLite file.
+
+    ``lease_seconds``: how long a member's partitions stay reserved after its last heartbeat
+    (a crashed member's partitions are taken over after this). ``busy_timeout``: how long a
+    writer waits for the file lock before :class:`~nunchi.errors.BusUnavailable`.
+    ``retention_seconds`` / ``max_records_per_partition``: optional retention; records are
+    only pruned once every consumer group of the topic has committed past them (a topic no
+    group has joined keeps everything), at most every ``prune_interval`` seconds while
+    publishing, or on :meth:`prune`."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        lease_seconds: float = 10.0,
+        busy_timeout: float = 30.0,
+        synchronous: str = "NORMAL",
+        retention_seconds: float | None = None,
+        max_records_per_partition: int | None = None,
+        prune_interval: float = 60.0,
+    ) -> None:
+        path = os.fspath(path)
+        if not path or path == ":memory:":
+            raise InvalidInput(
+                "SqliteBus needs a file path (sqlite:///path/bus.db); use memory:// for an"
+                " in-process bus"
+            )
+        if not lease_seconds > 0:
+            raise InvalidInput(f"lease_seconds must be > 0, got {lease_seconds}")
+        if retention_seconds is not None and not retention_seconds > 0:
+            raise InvalidInput(f"retention_seconds must be > 0, got {retention_seconds}")
+        if max_records_per_partition is not None and max_records_per_partition < 1:
+            raise InvalidInput(
+                f"max_records_per_partition must be >= 1, got {max_records_per_partition}"
+            )
+        self.path = path
+        """The log file."""
+        self.lease_seconds = float(lease_seconds)
+        self.retention_seconds = retention_seconds
+        self.max_records_per_partition = max_records_per_partition
+        self.prune_interval = prune_interval
+        self._db = Database(path, busy_timeout=busy_timeout, synchronous=synchronous)
+        self._notifier = notifier_for(path)
+        self._counts: dict[str, int] = {}
+        self._round_robin: dict[str, itertools.count[int]] = {}
+        self._lock = threading.Lock()
+        self._consumers: weakref.WeakSet[SqliteConsumer] = weakref.WeakSet()
+        self._last_prune = time.monotonic()
+
+    # -- topics ----------------------------------------------------------------------------------
+
+    def ensure_topic(self, name: str, partitions: int = 1) -> None:
+        """Create the topic with ``partitions`` partitions if it does not exist."""
+        check_topic_name(name)
+        check_partitions(partitions)
+        with self._db.write() as conn:
+            created = conn.execute(
+                "INSERT OR IGNORE INTO topics (name, partitions, created_at) VALUES (?, ?, ?)",
+                (name, partitions, now()),
+            ).rowcount
+            if created:
+                conn.executemany(
+                    'INSERT INTO heads (topic, "partition", next_offset) VALUES (?, ?, 0)',
+                    [(name, p) for p in range(partitions)],
+                )
+
+    def partitions(self, topic: str) -> int:
+        """How many partitions ``topic`` has; NotFound if it does not exist."""
+        count = self._counts.get(topic)
+        if count is not None:
+            return count
+        with self._db.read() as conn:
+            row = conn.execute("SELECT partitions FROM topics WHERE name = ?", (topic,)).fetchone()
+        if row is None:
+            raise NotFound(
+                f"topic {topic!r} does not exist: call bus.ensure_topic({topic!r}, partitions)"
+                " first"
+            )
+        self._counts[topic] = int(row[0])  # a topic's partition count never changes
+        return self._counts[topic]
+
+    # -- publishing ------------------------------------------------------------------------------
+
+    def publish_batch(self, messages: Sequence[Message]) -> None:
+        """Append all messages in one transaction (all or none); durable on return."""
+        checked = [check_message(m) for m in messages]
+        if not checked:
+            return
+        counts = {m.topic: self.partitions(m.topic) for m in checked}
+        targets: list[int] = []
+        with self._lock:
+            for m in checked:
+                if m.key is not None:
+                    targets.append(partition_for_key(m.key, counts[m.topic]))
+                else:
+                    rr = self._round_robin.setdefault(m.topic, itertools.count())
+                    targets.append(next(rr) % counts[m.topic])
+        ts = now()
+        with self._db.write() as conn:
+            heads: dict[tuple[str, int], int] = {}
+            for topic in counts:
+                for partition, head in conn.execute(
+                    'SELECT "partition", next_offset FROM heads WHERE topic = ?', (topic,)
+                ):
+                    heads[(topic, partition)] = head
+            rows = []
+            for m, partition in zip(checked, targets, strict=True):
+                tp = (m.topic, partition)
+                offset = heads[tp]
+                heads[tp] = offset + 1
+                rows.append(
+                    (m.topic, partition, offset, m.key, m.value, encode_headers(m.headers), ts)
+                )
+            conn.executemany(
+                'INSERT INTO records (topic, "partition", "offset", key, value, headers, ts)'
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            conn.executemany(
+                'UPDATE heads SET next_offset = ? WHERE topic = ? AND "partition" = ?',
+                [(head, topic, partition) for (topic, partition), head in heads.items()],
+            )
+        self._notifier.notify()
+        if time.monotonic() - self._last_prune >= self.prune_interval:
+            self.prune()
+
+    # -- consuming -------------------------------------------------------------------------------
+
+    def consumer(self, group: str, topics: Sequence[str]) -> SqliteConsumer:
+        """Join ``group`` as a new member subscribed to ``topics`` (which must exist)."""
+        check_group(group)
+        names = check_topics(topics)
+        for name in names:
+            self.partitions(name)
+        member = SqliteConsumer(
+            self._db, self._notifier, group, names, self.partitions, self.lease_seconds
+        )
+        self._consumers.add(member)
+        return member
+
+    def lag(self, group: str, topic: str) -> int | None:
+        """Records in ``topic`` not yet committed by ``group`` (pruned ones not counted)."""
+        self.partitions(topic)
+        with self._db.read() as conn:
+            rows = conn.execute(
+                'SELECT h.next_offset, o.committed, (SELECT MIN(r."offset") FROM records r'
+                ' WHERE r.topic = h.topic AND r."partition" = h."partition")'
+                ' FROM heads h LEFT JOIN offsets o ON o."group" = ? AND o.topic = h.topic'
+                ' AND o."partition" = h."partition" WHERE h.topic = ?',
+                (group, topic),
+            ).fetchall()
+        return sum(
+            int(head) - max(int(committed or 0), int(head if low is None else low))
+            for head, committed, low in rows
+        )
+
+    # -- retention -------------------------------------------------------------------------------
+
+    def prune(self) -> int:
+        """Delete records past the retention limits that every group of their topic has
+        committed. Returns how many were deleted (0 when no retention is configured)."""
+        self._last_prune = time.monotonic()
+        if self.retention_seconds is None and self.max_records_per_partition is None:
+            return 0
+        cutoff = now() - self.retention_seconds if self.retention_seconds else None
+        deleted = 0
+        with self._db.write() as conn:
+            members = conn.execute('SELECT "group", topics FROM members').fetchall()
+            for (topic,) in conn.execute("SELECT name FROM topics").fetchall():
+                committed = {
+                    (g, p): c
+                    for g, p, c in conn.execute(
+                        'SELECT "group", "partition", committed FROM offsets WHERE topic = ?',
+                        (topic,),
+                    )
+                }
+                groups = {g for g, _ in committed}
+                groups |= {g for g, topics in members if topic in json.loads(topics)}
+                if not groups:
+                    continue
+                for partition, head in conn.execute(
+                    'SELECT "partition", next_offset FROM heads WHERE topic = ?', (topic,)
+                ).fetchall():
+                    safe = min(committed.get((g, partition), 0) for g in groups)
+                    if self.max_records_per_partition is not None:
+                        limit = min(safe, head - self.max_records_per_partition)
+                        deleted += conn.execute(
+                            'DELETE FROM records WHERE topic = ? AND "partition" = ?'
+                            ' AND "offset" < ?',
+                            (topic, partition, limit),
+                        ).rowcount
+                    if cutoff is not None:
+                        deleted += conn.execute(
+                            'DELETE FROM records WHERE topic = ? AND "partition" = ?'
+                            ' AND "offset" < ? AND ts < ?',
+                            (topic, partition, safe, cutoff),
+                        ).rowcount
+        return deleted
+
+    def __enter__(self) -> Self:
+        """Use as a context manager; ``close()`` on exit."""
+        return self
+
+    def close(self) -> None:
+        """Close this bus's consumers (releasing their partitions) and its connections."""
+        for member in list(self._consumers):
+            member.close()
+        self._db.close()

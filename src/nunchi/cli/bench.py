@@ -1,0 +1,197 @@
+"""`nunchi bench`: Benchmarks that print one JSON line.
+
+The workloads live in the ``benchmarks/`` folder of a source checkout (they need test-only
+services and packages: Redis, Celery, a Kafka-protocol broker), so these commands run from a
+checkout, not from an installed wheel.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+__all__ = ["app"]
+
+app = typer.Typer(help="Benchmarks that print one JSON line.", no_args_is_help=True)
+
+_err = Console(stderr=True)
+_BACKENDS = ("sqlite", "kafka", "celery")
+
+
+def _workloads(module: str) -> ModuleType:
+    """Import ``benchmarks.<module>`` from the source checkout (cwd, or the one nunchi is
+    installed from in editable mode)."""
+    name = f"benchmarks.{module}"
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as e:
+        if e.name not in ("benchmarks", name):
+            raise
+    import nunchi
+
+    for root in (Path.cwd(), Path(nunchi.__file__).resolve().parents[2]):
+        if (root / "benchmarks" / f"{module}.py").is_file():
+            sys.path.insert(0, str(root))
+            sys.modules.pop("benchmarks", None)
+            return importlib.import_module(name)
+    _err.print(
+        "[red]error:[/] the benchmarks/ folder of a nunchi source checkout was not found; "
+        "run `nunchi bench` from the repository root"
+    )
+    raise typer.Exit(code=2)
+
+
+def _backends(value: str) -> tuple[str, ...]:
+    chosen = {b.strip().lower() for b in value.split(",") if b.strip()}
+    unknown = sorted(chosen - set(_BACKENDS))
+    if unknown or not chosen:
+        raise typer.BadParameter(
+            f"unknown backend(s) {', '.join(map(repr, unknown)) or '(none given)'}: "
+            f"use a comma-separated list of {','.join(_BACKENDS)}",
+            param_hint="--backends",
+        )
+    return tuple(b for b in _BACKENDS if b in chosen)  # always run in the same order
+
+
+class _Bars:
+    """Rich progress bars on stderr, one per label; a no-op when ``enabled`` is False."""
+
+    def __init__(self, enabled: bool) -> None:
+        self._progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=_err,
+            disable=not enabled,
+        )
+        self._tasks: dict[str, TaskID] = {}
+        self._phase: TaskID | None = None
+
+    def __enter__(self) -> _Bars:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._phase is not None:
+            self._progress.remove_task(self._phase)
+        self._progress.stop()
+
+    def __call__(self, label: str, done: int, total: int) -> None:
+        if self._phase is not None:
+            self._progress.remove_task(self._phase)
+            self._phase = None
+        if total <= 0:  # a phase without a count: a spinner line until the next report
+            self._phase = self._progress.add_task(label, total=None)
+            return
+        task = self._tasks.get(label)
+        if task is None:
+            task = self._tasks[label] = self._progress.add_task(label, total=total)
+        self._progress.update(task, completed=done)
+
+
+def _summary(result: dict[str, Any]) -> Table:
+    table = Table(title=f"nunchi bench pipeline: {result['jobs']} no-op jobs")
+    for column in ("run", "jobs/s", "p50 ms", "p99 ms", "submit s", "vs celery"):
+        table.add_column(column, justify="left" if column == "run" else "right")
+    ratios = {
+        "nunchi_sqlite": result["ratio_sqlite_vs_celery"],
+        "nunchi_kafka": result["ratio_kafka_vs_celery"],
+    }
+    for key in ("nunchi_sqlite", "nunchi_kafka", "celery_redis"):
+        run = result.get(key)
+        if run is None:
+            continue
+        if "error" in run:
+            table.add_row(key, "[red]failed[/]", "", "", "", "")
+            continue
+        ratio = ratios.get(key)
+        table.add_row(
+            key,
+            f"{run['jobs_per_s']:.0f}",
+            f"{run['p50_ms']:.0f}",
+            f"{run['p99_ms']:.0f}",
+            f"{run['submit_s']:.2f}",
+            "" if ratio is None else f"{ratio:.2f}x",
+        )
+    return table
+
+
+@app.command()
+def pipeline(
+    jobs: Annotated[
+        int, typer.Option("--jobs", "-n", min=1, max=1_000_000, help="No-op jobs per backend.")
+    ] = 5000,
+    backends: Annotated[
+        str,
+        typer.Option(help="Comma-separated runs: sqlite, kafka (with PostgreSQL), celery."),
+    ] = ",".join(_BACKENDS),
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="`nunchi worker` processes per nunchi run.")
+    ] = 1,
+    concurrency: Annotated[
+        int, typer.Option(min=1, max=64, help="Celery prefork children (one worker process).")
+    ] = 2,
+    redis_url: Annotated[
+        str,
+        typer.Option(help="Redis for Celery (broker and results); this database is FLUSHED."),
+    ] = "redis://127.0.0.1:6379/15",
+    postgres_url: Annotated[
+        str,
+        typer.Option(
+            help="PostgreSQL server for the kafka run (a fresh schema is created and dropped); "
+            "default 127.0.0.1:5432/test as postgres or root."
+        ),
+    ] = "",
+    timeout: Annotated[
+        float, typer.Option(min=1.0, help="Seconds to wait for one run's jobs to finish.")
+    ] = 600.0,
+    json_only: Annotated[
+        bool, typer.Option("--json-only", help="No progress bars or summary on stderr.")
+    ] = False,
+) -> None:
+    """No-op jobs end to end: jobs/s and p50/p99 submit-to-done latency for nunchi on the
+    sqlite and kafka backends and for Celery + Redis, in one JSON line on stdout.
+
+    Exits with 1 when a chosen run failed (its entry then holds "error")."""
+    chosen = _backends(backends)
+    workloads = _workloads("pipeline")
+    config = workloads.BenchConfig(
+        jobs=jobs,
+        backends=chosen,
+        workers=workers,
+        concurrency=concurrency,
+        redis_url=redis_url,
+        postgres_url=postgres_url,
+        timeout=timeout,
+    )
+    with _Bars(enabled=not json_only) as bars:
+        result: dict[str, Any] = workloads.run_pipeline(config, progress=bars)
+    if not json_only:
+        _err.print(_summary(result))
+        for key in ("nunchi_sqlite", "nunchi_kafka", "celery_redis"):
+            if result[key] and "error" in result[key]:
+                _err.print(f"[red]{key} failed:[/] {result[key]['error']}")
+    sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+    runs = [result[k] for k in ("nunchi_sqlite", "nunchi_kafka", "celery_redis") if result[k]]
+    if any("error" in run for run in runs):
+        raise typer.Exit(code=1)

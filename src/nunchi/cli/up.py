@@ -1,0 +1,161 @@
+"""`nunchi up` and `nunchi worker`: run the platform."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from nunchi.config import get_settings
+
+__all__ = ["register"]
+
+_err = Console(stderr=True)
+
+_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def _configure_logging() -> None:
+    """Send INFO and above to stderr with time, level and logger (the runtime reports starts,
+    stops and partition assignments at INFO), unless logging was set up already. httpx's
+    per-request lines are left out: webhook URLs may carry tokens."""
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(level=logging.INFO, format=_LOG_FORMAT)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``up`` and ``worker`` to the root command."""
+
+    @app.command()
+    def up(
+        host: Annotated[
+            str | None, typer.Option(help="Address to bind (default: settings).")
+        ] = None,
+        port: Annotated[int | None, typer.Option(help="Port to bind (default: settings).")] = None,
+        workers: Annotated[
+            bool,
+            typer.Option(
+                "--workers/--no-workers",
+                help="Run every stage in this process (--no-workers: API tier only).",
+            ),
+        ] = True,
+    ) -> None:
+        """Start the API, the web app and every stage in one process."""
+        import uvicorn
+
+        from nunchi.assembly import OUTBOX_RELAY, open_platform
+        from nunchi.web.app import create_app
+        from nunchi.web.keys import KeyService
+        from nunchi.web.services import AppServices, bus_check, database_check
+
+        _configure_logging()
+        settings = get_settings()
+        host = host or settings.host
+        port = port or settings.port
+        platform = open_platform(settings)
+        try:
+            platform.start(None if workers else [OUTBOX_RELAY], worker_name="up")
+
+            def stats() -> dict[str, object]:
+                worker = platform.worker
+                return dict(worker.stats()) if worker is not None else {}
+
+            services = AppServices(
+                jobs=platform.jobs,
+                webhooks=platform.webhooks,
+                keys=KeyService(platform.store.sessions),
+                sessions=platform.store.sessions,
+                bus=platform.bus,
+                worker_stats=stats,
+                readiness={
+                    "database": database_check(platform.store.sessions),
+                    "bus": bus_check(platform.bus),
+                },
+            )
+            web = create_app(settings, services=services)
+            _err.print(
+                f"[bold]nunchi[/] http://{host}:{port}  "
+                f"(작업 Jobs: /jobs · 운영 Operations: /ops · API: /docs)"
+            )
+            if not settings.auth_disabled:
+                _err.print(
+                    "API 키 만들기 / create an API key: "
+                    "[cyan]nunchi keys create --name me --scope admin[/]"
+                )
+            uvicorn.Server(
+                uvicorn.Config(web, host=host, port=port, log_level="info", lifespan="on")
+            ).run()
+        finally:
+            platform.stop()
+            platform.close()
+
+    @app.command()
+    def worker(
+        stage: Annotated[
+            list[str] | None,
+            typer.Option("--stage", "-s", help="Stage or loop to run (repeatable; default: all)."),
+        ] = None,
+        list_stages: Annotated[
+            bool, typer.Option("--list", help="List the stages and loops, then exit.")
+        ] = False,
+        name: Annotated[str | None, typer.Option(help="Worker name shown in logs.")] = None,
+    ) -> None:
+        """Run chosen stages (default: all) until SIGTERM or Ctrl-C.
+
+        Start as many workers as you like, on as many machines, against the same Kafka and
+        PostgreSQL: the members of each stage's consumer group share its partitions."""
+        from nunchi.assembly import open_platform
+        from nunchi.errors import InvalidInput
+
+        if not list_stages:
+            _configure_logging()
+        settings = get_settings()
+        platform = open_platform(settings)
+        try:
+            if list_stages:
+                for part in platform.part_names():
+                    typer.echo(part)
+                return
+            try:
+                platform.select(stage)
+            except InvalidInput as e:
+                _err.print(f"[red]error:[/] {e}")
+                raise typer.Exit(code=2) from None
+            stop = threading.Event()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, lambda *_: stop.set())
+            platform.start(stage, worker_name=name)
+            chosen = ", ".join(stage) if stage else "all stages"
+            _err.print(f"[bold]nunchi worker[/] running {chosen}; bus {_safe(settings.bus_url)}")
+            stop.wait()
+            _err.print("stopping: finishing in-flight work…")
+        finally:
+            platform.stop()
+            platform.close()
+
+
+_SECRET_WORDS = ("password", "secret", "token", "key", "jaas", "credential")
+
+
+def _safe(url: str) -> str:
+    """A URL without credentials, for logs: no user info, and the values of query
+    parameters whose names look secret (``sasl.password``, ``ssl.key.password``…) masked."""
+    base, sep, query = url.partition("?")
+    if "@" in base:
+        scheme, _, rest = base.partition("://")
+        base = f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    if not sep:
+        return base
+    parts = []
+    for part in query.split("&"):
+        name, eq, _value = part.partition("=")
+        secret = eq and any(word in name.lower() for word in _SECRET_WORDS)
+        parts.append(f"{name}=***" if secret else part)
+    return f"{base}?{'&'.join(parts)}"

@@ -1,0 +1,100 @@
+"""The one error tree. Library exceptions are translated into these at adapter boundaries."""
+
+from __future__ import annotations
+
+__all__ = [
+    "BusError",
+    "BusUnavailable",
+    "Conflict",
+    "Forbidden",
+    "InvalidInput",
+    "NotFound",
+    "NunchiError",
+    "OutboundBlocked",
+    "PayloadTooLarge",
+    "PermanentError",
+    "StoreError",
+    "Unauthorized",
+]
+
+
+class NunchiError(Exception):
+    """Root of every error nunchi raises on purpose."""
+
+    code: str = "internal_error"
+    status: int = 500
+
+
+class InvalidInput(NunchiError):
+    """The caller sent something we cannot use; the message says what to fix."""
+
+    code = "invalid_input"
+    status = 422
+
+
+class PayloadTooLarge(InvalidInput):
+    """The request carries more than the configured limit; the message says the limit."""
+
+    code = "payload_too_large"
+    status = 413
+
+
+class NotFound(NunchiError):
+    """The thing asked for does not exist."""
+
+    code = "not_found"
+    status = 404
+
+
+class Conflict(NunchiError):
+    """The request clashes with the current state (e.g. retrying a job that is running)."""
+
+    code = "conflict"
+    status = 409
+
+
+class Unauthorized(NunchiError):
+    """No valid credentials."""
+
+    code = "unauthorized"
+    status = 401
+
+
+class Forbidden(NunchiError):
+    """Valid credentials without the needed scope."""
+
+    code = "forbidden"
+    status = 403
+
+
+class PermanentError(NunchiError):
+    """A stage failure that retrying cannot fix; the runtime dead-letters it at once."""
+
+    code = "permanent_error"
+
+
+class OutboundBlocked(PermanentError):
+    """An outbound fetch was refused (private address, bad scheme, redirect to a private host)."""
+
+    code = "outbound_blocked"
+    status = 422
+
+
+class BusError(NunchiError):
+    """The event log failed."""
+
+    code = "bus_error"
+    status = 503
+
+
+class BusUnavailable(BusError):
+    """The event log cannot be reached."""
+
+    code = "bus_unavailable"
+
+
+class StoreError(NunchiError):
+    """The database or blob store failed."""
+
+    code = "store_error"
+    status = 503

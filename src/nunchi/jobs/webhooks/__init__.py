@@ -1,0 +1,54 @@
+"""Signed webhooks (Standard Webhooks) with scheduled retries and a delivery log.
+
+Flow: the jobs subsystem publishes ``{"event_id", "type", "url", "payload"}`` on
+``webhooks.deliver``; :func:`webhook_stage` stores it once (keyed by ``event_id``) and makes the
+first attempt; :class:`WebhookScheduler` makes the later ones on ``settings.webhook_schedule``;
+:class:`WebhookService` lists deliveries and redelivers by hand. Every request goes through
+:class:`nunchi.runtime.outbound.GuardedClient` and is signed with :func:`load_secret`'s secret.
+"""
+
+from __future__ import annotations
+
+from nunchi.jobs.webhooks.delivery import (
+    AttemptOutcome,
+    Claim,
+    WebhookDeliverer,
+    WebhookRequest,
+    build_body,
+    parse_request,
+)
+from nunchi.jobs.webhooks.models import WebhookAttempt, WebhookDelivery
+from nunchi.jobs.webhooks.scheduler import WebhookScheduler
+from nunchi.jobs.webhooks.schemas import AttemptInfo, DeliveryDetail, DeliveryInfo, DeliveryPage
+from nunchi.jobs.webhooks.service import WebhookService
+from nunchi.jobs.webhooks.signing import (
+    generate_secret,
+    load_secret,
+    sign,
+    signed_headers,
+    verify,
+)
+from nunchi.jobs.webhooks.stage import webhook_stage
+
+__all__ = [
+    "AttemptInfo",
+    "AttemptOutcome",
+    "Claim",
+    "DeliveryDetail",
+    "DeliveryInfo",
+    "DeliveryPage",
+    "WebhookAttempt",
+    "WebhookDeliverer",
+    "WebhookDelivery",
+    "WebhookRequest",
+    "WebhookScheduler",
+    "WebhookService",
+    "build_body",
+    "generate_secret",
+    "load_secret",
+    "parse_request",
+    "sign",
+    "signed_headers",
+    "verify",
+    "webhook_stage",
+]

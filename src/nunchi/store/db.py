@@ -1,0 +1,225 @@
+"""The SQL store: engine and session factories and schema migrations (Alembic, run in code).
+
+SQLite (embedded default) gets WAL, foreign keys, a busy timeout and ``synchronous=NORMAL``
+on every connection. PostgreSQL goes through psycopg 3 with a pre-pinged connection pool.
+Migrations ship inside the package (``nunchi/store/migrations``) and are applied with
+:func:`migrate`, which takes a lock so that several processes opening the store at once do
+not race (an advisory lock on PostgreSQL, a lock file beside the database on SQLite).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import importlib
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+from sqlalchemy import Engine, event, text
+from sqlalchemy import create_engine as _sa_create_engine
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+from nunchi.errors import InvalidInput, StoreError
+
+__all__ = [
+    "MIGRATIONS_DIR",
+    "MODEL_MODULES",
+    "alembic_config",
+    "create_engine_for",
+    "current_revision",
+    "head_revision",
+    "import_models",
+    "migrate",
+    "normalise_url",
+    "session_factory",
+]
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+"""Where the packaged Alembic environment lives."""
+
+MODEL_MODULES: tuple[tuple[str, bool], ...] = (
+    ("nunchi.jobs.models", True),
+    ("nunchi.jobs.webhooks.models", False),
+    ("nunchi.web.keys", False),
+)
+"""Modules declaring models, and whether each is required (optional ones may not exist yet)."""
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+_PG_MIGRATION_LOCK = 0x6E756E636869  # "nunchi": the advisory lock key held while migrating
+
+
+def normalise_url(url: str) -> URL:
+    """Parse a database URL, mapping plain ``postgresql://``/``postgres://`` to psycopg 3.
+
+    Raises :class:`InvalidInput` for anything that is not SQLite or PostgreSQL."""
+    if not url:
+        raise InvalidInput("database URL is empty: set NUNCHI_DATABASE_URL or NUNCHI_DATA_DIR")
+    try:
+        parsed = make_url(url)
+    except ArgumentError as e:
+        raise InvalidInput(
+            f"cannot parse database URL: {e}; expected sqlite:///PATH or "
+            "postgresql+psycopg://USER@HOST:PORT/DB"
+        ) from e
+    backend = parsed.get_backend_name()
+    if backend in ("postgresql", "postgres"):
+        if parsed.drivername in ("postgresql", "postgres", "postgresql+psycopg2"):
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        return parsed
+    if backend == "sqlite":
+        return parsed
+    raise InvalidInput(
+        f"unsupported database {backend!r}: use sqlite:///PATH or "
+        "postgresql+psycopg://USER@HOST:PORT/DB"
+    )
+
+
+def import_models() -> None:
+    """Import every model module so ``Base.metadata`` describes the whole schema."""
+    for name, required in MODEL_MODULES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            missing_part_of_name = e.name is not None and (name + ".").startswith(e.name + ".")
+            if required or not missing_part_of_name:
+                raise
+
+
+def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    try:
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cur.close()
+
+
+def _is_memory_sqlite(url: URL) -> bool:
+    db = url.database or ""
+    return db in ("", ":memory:") or "mode=memory" in db or url.query.get("mode") == "memory"
+
+
+def create_engine_for(url: str, *, echo: bool = False) -> Engine:
+    """An engine for ``url`` (SQLite or PostgreSQL), tuned for nunchi's workload.
+
+    For a SQLite file the parent directory is created. An in-memory SQLite database is
+    shared by every thread of the engine (one connection)."""
+    parsed = normalise_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        connect_args: dict[str, Any] = {
+            "check_same_thread": False,
+            "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
+        }
+        if _is_memory_sqlite(parsed):
+            engine = _sa_create_engine(
+                parsed, echo=echo, connect_args=connect_args, poolclass=StaticPool
+            )
+        else:
+            db_path = Path(parsed.database or "")
+            if not str(db_path).startswith("file:"):
+                db_path.parent.mkdir(parents=True, exist_ok=True)
+            engine = _sa_create_engine(
+                parsed, echo=echo, connect_args=connect_args, pool_size=8, max_overflow=16
+            )
+        event.listen(engine, "connect", _sqlite_on_connect)
+        return engine
+    return _sa_create_engine(
+        parsed,
+        echo=echo,
+        pool_size=5,
+        max_overflow=10,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        pool_timeout=30,
+    )
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    """A session factory bound to ``engine``. Objects stay readable after commit."""
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def alembic_config(engine: Engine | None = None) -> Config:
+    """An Alembic config for the packaged migrations (no ``alembic.ini`` needed).
+
+    With ``engine`` given, ``alembic`` commands run against it."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("path_separator", "os")
+    if engine is not None:
+        cfg.set_main_option(
+            "sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%")
+        )
+    return cfg
+
+
+def head_revision() -> str | None:
+    """The newest revision the packaged migrations know."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database at ``engine`` is at (None when never migrated)."""
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+@contextlib.contextmanager
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    if engine.dialect.name == "sqlite":
+        db = engine.url.database or ""
+        if _is_memory_sqlite(engine.url) or db.startswith("file:"):
+            yield
+            return
+        lock_path = Path(db).with_name(Path(db).name + ".migrate.lock")
+        with open(lock_path, "a+b") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+        return
+    with engine.connect() as conn:
+        conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_MIGRATION_LOCK})
+            conn.commit()
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema at ``engine`` up to ``revision`` (default: the newest).
+
+    Safe to call from several processes at once and cheap when already up to date.
+    Raises :class:`StoreError` when the database cannot be reached or a migration fails."""
+    try:
+        with _migration_lock(engine):
+            if revision == "head" and current_revision(engine) == head_revision():
+                return
+            with engine.begin() as conn:
+                cfg = alembic_config()
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, revision)
+            log.info("database migrated to %s", revision)
+    except OperationalError as e:
+        raise StoreError(f"cannot migrate the database: {e.orig}") from e
+    except CommandError as e:
+        raise StoreError(
+            f"cannot migrate the database: {e} (is it from a newer nunchi version? upgrade "
+            "nunchi, or point NUNCHI_DATABASE_URL at another database)"
+        ) from e

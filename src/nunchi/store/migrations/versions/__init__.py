@@ -1,0 +1,1 @@
+"""Schema revisions. Ids are fixed (``0001_jobs``, ``0002_webhooks``, ...) so modules chain."""

@@ -1,0 +1,102 @@
+"""API authentication: ``Authorization: Bearer <key>`` checked by :func:`require_scope`.
+
+Missing or unusable credentials answer 401 ``unauthorized`` with a ``WWW-Authenticate``
+challenge; a valid key without the needed scope answers 403 ``forbidden``. While
+``settings.auth_disabled`` is set every request acts as the ``anonymous`` principal with
+every scope. The principal's name is what services record as the ``actor`` (e.g. on retry).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
+
+from nunchi.config import Settings
+from nunchi.errors import Forbidden, StoreError, Unauthorized
+from nunchi.web.keys import ANONYMOUS, SCOPES, KeyService, Principal
+
+__all__ = [
+    "AdminPrincipal",
+    "BearerChallenge",
+    "ReadPrincipal",
+    "SubmitPrincipal",
+    "bearer_scheme",
+    "current_principal",
+    "require_scope",
+]
+
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="ApiKey",
+    description="An API key made with `nunchi keys create`, sent as `Authorization: Bearer nk_…`.",
+)
+
+
+class BearerChallenge(Unauthorized):
+    """401 with a specific ``WWW-Authenticate`` challenge (RFC 6750)."""
+
+    def __init__(self, message: str, error: str | None = None) -> None:
+        super().__init__(message)
+        challenge = 'Bearer realm="nunchi"'
+        if error:
+            challenge += f', error="{error}"'
+        self.headers: Mapping[str, str] = {"WWW-Authenticate": challenge}
+
+
+async def current_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> Principal:
+    """The principal of the request's bearer key (anonymous when auth is disabled)."""
+    settings: Settings = request.app.state.settings
+    if settings.auth_disabled:
+        return ANONYMOUS
+    if credentials is None:
+        raise BearerChallenge(
+            "this endpoint needs an API key: send 'Authorization: Bearer nk_…' "
+            "(make one with `nunchi keys create`)"
+        )
+    keys: KeyService | None = getattr(request.app.state, "keys", None)
+    if keys is None:
+        raise StoreError("API keys cannot be checked: the key store is not configured")
+    try:
+        principal = await run_in_threadpool(keys.verify, credentials.credentials)
+    except Unauthorized as e:
+        raise BearerChallenge(str(e), error="invalid_token") from e
+    request.state.principal = principal
+    return principal
+
+
+def require_scope(scope: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    """A FastAPI dependency that yields the caller's :class:`Principal` when its key grants
+    ``scope`` (``admin`` implies every scope, ``submit`` implies ``read``)."""
+    if scope not in SCOPES:
+        raise ValueError(f"unknown scope {scope!r}; choose from {SCOPES}")
+
+    async def dependency(
+        principal: Annotated[Principal, Depends(current_principal)],
+    ) -> Principal:
+        if not principal.allows(scope):
+            raise Forbidden(
+                f"the key '{principal.name}' lacks the '{scope}' scope this endpoint needs; "
+                f"it has: {', '.join(sorted(principal.scopes)) or 'none'}"
+            )
+        return principal
+
+    dependency.__name__ = f"require_scope_{scope}"
+    return dependency
+
+
+# Ready-made parameter types. Declare them at module level (as here): with postponed
+# annotations FastAPI resolves a parameter's annotation in the module's globals, so an alias
+# defined inside a function is not found and the parameter silently becomes a query field.
+AdminPrincipal = Annotated[Principal, Depends(require_scope("admin"))]
+"""A route parameter holding the caller, who must have the ``admin`` scope."""
+SubmitPrincipal = Annotated[Principal, Depends(require_scope("submit"))]
+"""A route parameter holding the caller, who must have the ``submit`` scope."""
+ReadPrincipal = Annotated[Principal, Depends(require_scope("read"))]
+"""A route parameter holding the caller, who must have the ``read`` scope."""

@@ -1,0 +1,24 @@
+"""The HTML pages (Korean first): jobs, batches, operations, login.
+
+Pages call the same services as the API (``app.state.jobs``, the worker-stats provider);
+templates live in ``nunchi/web/templates`` and always autoescape.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from nunchi.web.pages.jobs import jobs_pages_router
+from nunchi.web.pages.login import login_pages_router
+from nunchi.web.pages.ops import ops_pages_router
+
+__all__ = ["pages_router"]
+
+
+def pages_router() -> APIRouter:
+    """Every page route (left out of the OpenAPI schema)."""
+    router = APIRouter(include_in_schema=False)
+    router.include_router(jobs_pages_router())
+    router.include_router(ops_pages_router())
+    router.include_router(login_pages_router())
+    return router

@@ -1,0 +1,94 @@
+"""``/login`` and ``/logout``: open a web session by entering an API key (so the retry
+buttons work while API keys are required) and close it again."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import RedirectResponse, Response
+
+from nunchi.errors import StoreError, Unauthorized
+from nunchi.web.i18n import Translator, choose_language
+from nunchi.web.keys import KeyService
+from nunchi.web.pages.rendering import render
+from nunchi.web.pages.security import (
+    ACTION_SCOPE,
+    SESSION_COOKIE,
+    SESSION_TTL,
+    check_csrf,
+    new_session_token,
+)
+
+__all__ = ["login_pages_router", "safe_next"]
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after logging in: a local path only (never another site)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/jobs"
+    return target
+
+
+def _keys(request: Request) -> KeyService:
+    keys: KeyService | None = getattr(request.app.state, "keys", None)
+    if keys is None:
+        raise StoreError("API keys are not configured in this process")
+    return keys
+
+
+def login_pages_router() -> APIRouter:
+    """Routes of the login form and logout."""
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/login")
+    def login_form(request: Request, next: str | None = None) -> Response:
+        return render(request, "login.html", {"next": safe_next(next), "problem": None})
+
+    @router.post("/login")
+    async def login(request: Request) -> Response:
+        await check_csrf(request)
+        form = await request.form()
+        key = form.get("key")
+        target = form.get("next")
+        target_path = safe_next(target if isinstance(target, str) else None)
+        keys = _keys(request)
+        settings = request.app.state.settings
+        t = Translator(choose_language(request, settings.default_language).lang)
+        problem: str | None = None
+        if not isinstance(key, str) or not key.strip():
+            problem = t("login.missing")
+        else:
+            try:
+                principal = await run_in_threadpool(keys.verify, key)
+            except Unauthorized:
+                problem = t("login.invalid")
+            else:
+                if not principal.allows(ACTION_SCOPE):
+                    problem = t("login.scope", scope=ACTION_SCOPE)
+        if problem is not None:
+            context = {"next": target_path, "problem": problem}
+            return render(request, "login.html", context, status=401)
+        token = await run_in_threadpool(new_session_token, keys, principal)
+        response = RedirectResponse(target_path, status_code=303)
+        response.set_cookie(
+            SESSION_COOKIE,
+            token,
+            max_age=int(SESSION_TTL.total_seconds()),
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+            path="/",
+        )
+        return response
+
+    @router.post("/logout")
+    async def logout(request: Request) -> Response:
+        await check_csrf(request)
+        token = request.cookies.get(SESSION_COOKIE)
+        if token:
+            await run_in_threadpool(_keys(request).close_session, token)
+        response = RedirectResponse("/jobs", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    return router

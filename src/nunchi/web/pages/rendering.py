@@ -1,0 +1,187 @@
+"""Rendering pages: the Jinja2 environment (autoescape always on), the common page context
+(language, translator, CSRF token, who is logged in) and HTML error pages."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from nunchi import __version__
+from nunchi.config import Settings
+from nunchi.web.i18n import (
+    LANG_COOKIE,
+    SUPPORTED_LANGUAGES,
+    Translator,
+    catalog,
+    choose_language,
+)
+from nunchi.web.pages.security import CSRF_COOKIE, csrf_token_for, viewer
+
+__all__ = [
+    "CONTENT_SECURITY_POLICY",
+    "html_error_renderer",
+    "is_htmx",
+    "make_environment",
+    "plain",
+    "render",
+]
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+    "form-action 'self'"
+)
+"""Pages load nothing from elsewhere and run no inline script (htmx injects a style)."""
+
+
+def plain(value: Any) -> Any:
+    """A pydantic model, dataclass or mapping as plain dicts/lists (other values as they are)."""
+    if hasattr(value, "model_dump"):
+        return value.model_dump()
+    if hasattr(value, "__dataclass_fields__"):
+        return {name: plain(getattr(value, name)) for name in value.__dataclass_fields__}
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
+def _pretty_json(value: Any) -> str:
+    """JSON for people: indented, Hangul as is. Returned as text, so autoescape applies."""
+    return json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True, default=str)
+
+
+def _when(value: Any) -> str:
+    """A timestamp as ``YYYY-MM-DD HH:MM:SS`` UTC ('' for none)."""
+    if value is None or value == "":
+        return ""
+    moment = value
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if isinstance(moment, datetime):
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(UTC)
+        return moment.strftime("%Y-%m-%d %H:%M:%S")
+    return str(value)
+
+
+def _number(value: Any) -> str:
+    """An integer with thousands separators ('–' for unknown)."""
+    if value is None:
+        return "–"
+    try:
+        return f"{int(value):,}"
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _short_id(value: Any) -> str:
+    """A long id shortened for tables: time-ordered ids share their head, so keep the tail."""
+    text = str(value)
+    return text if len(text) <= 16 else f"{text[:8]}…{text[-6:]}"
+
+
+def _query(params: Mapping[str, Any]) -> str:
+    """A query string of the non-empty ``params`` (with a leading ``?``, or '')."""
+    kept = {k: v for k, v in params.items() if v not in (None, "")}
+    return "?" + urlencode(kept) if kept else ""
+
+
+def make_environment() -> Environment:
+    """The template environment: package templates, autoescape everywhere, strict names."""
+    env = Environment(
+        loader=PackageLoader("nunchi.web", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["pretty_json"] = _pretty_json
+    env.filters["when"] = _when
+    env.filters["number"] = _number
+    env.filters["short_id"] = _short_id
+    env.globals["query"] = _query
+    env.globals["version"] = __version__
+    return env
+
+
+def is_htmx(request: Request) -> bool:
+    """Whether ``request`` was sent by htmx (wants a fragment)."""
+    return request.headers.get("hx-request") == "true"
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _language_links(request: Request) -> list[dict[str, str]]:
+    links = []
+    for code in SUPPORTED_LANGUAGES:
+        params = dict(request.query_params)
+        params.pop("cursor", None)
+        params["lang"] = code
+        links.append({"code": code, "url": request.url.path + "?" + urlencode(params)})
+    return links
+
+
+def render(
+    request: Request,
+    template: str,
+    context: Mapping[str, Any] | None = None,
+    *,
+    status: int = 200,
+) -> HTMLResponse:
+    """Render ``template`` with the common page context; sets the language and CSRF cookies
+    when needed and the security headers every page gets."""
+    settings = _settings(request)
+    choice = choose_language(request, settings.default_language)
+    csrf, new_csrf = csrf_token_for(request)
+    env: Environment = request.app.state.templates
+    values: dict[str, Any] = {
+        "request": request,
+        "path": request.url.path,
+        "lang": choice.lang,
+        "t": Translator(choice.lang),
+        "known": catalog(choice.lang).__contains__,
+        "languages": _language_links(request),
+        "csrf_token": csrf,
+        "viewer": viewer(request),
+        "auth_disabled": settings.auth_disabled,
+        "htmx": is_htmx(request),
+    }
+    values.update(context or {})
+    html = env.get_template(template).render(values)
+    response = HTMLResponse(html, status_code=status)
+    secure = request.url.scheme == "https"
+    if choice.remember:
+        response.set_cookie(
+            LANG_COOKIE, choice.lang, max_age=365 * 86400, samesite="lax", secure=secure
+        )
+    if new_csrf:
+        response.set_cookie(
+            CSRF_COOKIE, csrf, httponly=True, samesite="strict", secure=secure, path="/"
+        )
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Vary"] = "Cookie, HX-Request"
+    return response
+
+
+def html_error_renderer(request: Request, status: int, error: Mapping[str, Any]) -> Response | None:
+    """The error as an HTML page (or fragment for htmx); installed on ``app.state``."""
+    if getattr(request.app.state, "templates", None) is None:
+        return None
+    template = "_error.html" if is_htmx(request) else "error.html"
+    return render(request, template, {"status": status, "error": dict(error)}, status=status)

@@ -1,0 +1,180 @@
+"""Jobs API (``/api/v1``): submit jobs and batches, read them, list them, retry failures.
+
+The routes only translate HTTP to :class:`nunchi.jobs.service.JobService` calls (the app
+factory puts the service at ``app.state.jobs``); errors are ``NunchiError``s that the app's
+error envelope turns into 4xx answers. Scopes: ``submit`` to submit and retry, ``read`` to
+read (``admin`` implies both).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from pydantic import BaseModel
+
+from nunchi.errors import StoreError
+from nunchi.jobs.schemas import (
+    BatchOut,
+    BatchSubmit,
+    JobDetail,
+    JobOut,
+    JobPage,
+    JobStatus,
+    JobSubmit,
+    RetriedCount,
+)
+from nunchi.jobs.service import MAX_PAGE_SIZE, JobService
+from nunchi.web.auth import ReadPrincipal, SubmitPrincipal
+
+__all__ = ["ErrorEnvelope", "get_job_service", "jobs_router"]
+
+PREFIX = "/api/v1"
+
+_Id = Annotated[str, Path(description="A job id (32 hex digits).", pattern=r"^[0-9a-f]{32}$")]
+_BatchId = Annotated[
+    str, Path(description="A batch id (32 hex digits).", pattern=r"^[0-9a-f]{32}$")
+]
+
+
+class _ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: list[Any] | None = None
+    request_id: str | None = None
+
+
+class ErrorEnvelope(BaseModel):
+    """The shape of every API error."""
+
+    error: _ErrorDetail
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {code: {"model": ErrorEnvelope} for code in codes}
+
+
+def get_job_service(request: Request) -> JobService:
+    """The app's JobService (``request.app.state.jobs``, set by the app factory)."""
+    service: JobService | None = getattr(request.app.state, "jobs", None)
+    if service is None:
+        raise StoreError("jobs are not available: the app has no job service")
+    return service
+
+
+Service = Annotated[JobService, Depends(get_job_service)]
+Reader = ReadPrincipal
+"""The caller, who needs the ``read`` scope."""
+Submitter = SubmitPrincipal
+"""The caller, who needs the ``submit`` scope (``admin`` implies it)."""
+
+
+def jobs_router() -> APIRouter:
+    """The ``/api/v1/jobs`` and ``/api/v1/batches`` routes."""
+    router = APIRouter(prefix=PREFIX, tags=["jobs"])
+
+    @router.post(
+        "/jobs",
+        status_code=202,
+        response_model=JobOut,
+        responses=_errors(401, 403, 422),
+        summary="Submit a job",
+    )
+    def submit_job(
+        body: JobSubmit, response: Response, service: Service, principal: Submitter
+    ) -> JobOut:
+        """Queue one job; poll ``Location`` (or pass ``callback_url``) for the result."""
+        job = service.submit(body.kind, body.input, body.callback_url, actor=principal.name)
+        response.headers["Location"] = f"{PREFIX}/jobs/{job.id}"
+        return job
+
+    @router.post(
+        "/batches",
+        status_code=202,
+        response_model=BatchOut,
+        responses=_errors(401, 403, 422),
+        summary="Submit a batch of jobs",
+    )
+    def submit_batch(
+        body: BatchSubmit, response: Response, service: Service, principal: Submitter
+    ) -> BatchOut:
+        """Queue one job per item (all of one kind); every item is validated first and one
+        bad item rejects the whole batch."""
+        batch = service.submit_batch(body.kind, body.items, body.callback_url, actor=principal.name)
+        response.headers["Location"] = f"{PREFIX}/batches/{batch.id}"
+        return batch
+
+    @router.get(
+        "/jobs/{job_id}",
+        response_model=JobDetail,
+        responses=_errors(401, 403, 404),
+        summary="Get a job with its history",
+    )
+    def get_job(job_id: _Id, service: Service, _: Reader) -> JobDetail:
+        """The job, its result or error, and every step of its history."""
+        return service.get(job_id)
+
+    @router.get(
+        "/jobs",
+        response_model=JobPage,
+        responses=_errors(401, 403, 422),
+        summary="List jobs",
+    )
+    def list_jobs(
+        service: Service,
+        _: Reader,
+        status: Annotated[JobStatus | None, Query(description="Only jobs in this status.")] = None,
+        kind: Annotated[str | None, Query(description="Only jobs of this kind.")] = None,
+        batch: Annotated[
+            str | None, Query(description="Only jobs of this batch.", pattern=r"^[0-9a-f]{32}$")
+        ] = None,
+        cursor: Annotated[
+            str | None,
+            Query(description="next_cursor of the previous page.", pattern=r"^[0-9a-f]{32}$"),
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size.")] = 50,
+    ) -> JobPage:
+        """Jobs, newest first, one page at a time."""
+        return service.list(status=status, kind=kind, batch=batch, cursor=cursor, limit=limit)
+
+    @router.get(
+        "/batches/{batch_id}",
+        response_model=BatchOut,
+        responses=_errors(401, 403, 404),
+        summary="Get a batch with its jobs counted by status",
+    )
+    def get_batch(batch_id: _BatchId, service: Service, _: Reader) -> BatchOut:
+        """The batch and how many of its jobs are queued, running, succeeded or failed."""
+        return service.get_batch(batch_id)
+
+    @router.post(
+        "/jobs/{job_id}/retry",
+        status_code=202,
+        response_model=JobOut,
+        responses=_errors(401, 403, 404, 409),
+        summary="Retry a failed job",
+    )
+    def retry_job(
+        job_id: _Id, response: Response, service: Service, principal: Submitter
+    ) -> JobOut:
+        """Queue a failed job again (409 if it is not failed)."""
+        job = service.retry(job_id, actor=principal.name)
+        response.headers["Location"] = f"{PREFIX}/jobs/{job.id}"
+        return job
+
+    @router.post(
+        "/batches/{batch_id}/retry-failed",
+        status_code=202,
+        response_model=RetriedCount,
+        responses=_errors(401, 403, 404),
+        summary="Retry every failed job of a batch",
+    )
+    def retry_failed(
+        batch_id: _BatchId, response: Response, service: Service, principal: Submitter
+    ) -> RetriedCount:
+        """Queue every failed job of the batch again; answers how many."""
+        n = service.retry_failed(batch_id, actor=principal.name)
+        response.headers["Location"] = f"{PREFIX}/batches/{batch_id}"
+        return RetriedCount(batch_id=batch_id, retried=n)
+
+    return router

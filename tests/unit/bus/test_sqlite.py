@@ -1,0 +1,145 @@
+"""Unit tests of SqliteBus details: input checks, header encoding, lease fencing, retention."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from nunchi.bus import Message, Record, open_bus
+from nunchi.bus._sqlite_db import decode_headers, encode_headers
+from nunchi.bus.sqlite import SqliteBus
+from nunchi.errors import BusError, InvalidInput
+
+
+def _drain(poll: Callable[..., list[Record]], want: int) -> list[Record]:
+    got: list[Record] = []
+    deadline = time.monotonic() + 10
+    while len(got) < want and time.monotonic() < deadline:
+        got += poll(timeout=0.1)
+    return got
+
+
+def test_open_bus_sqlite_url(tmp_path: Path) -> None:
+    bus = open_bus(f"sqlite:///{tmp_path / 'bus.db'}")
+    try:
+        assert isinstance(bus, SqliteBus)
+        assert (tmp_path / "bus.db").exists()
+    finally:
+        bus.close()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"synchronous": "OFF"}, "synchronous"),
+        ({"lease_seconds": 0}, "lease_seconds"),
+        ({"retention_seconds": -1}, "retention_seconds"),
+        ({"max_records_per_partition": 0}, "max_records_per_partition"),
+    ],
+)
+def test_bad_settings_are_refused(tmp_path: Path, kwargs: dict[str, object], match: str) -> None:
+    with pytest.raises(InvalidInput, match=match):
+        SqliteBus(tmp_path / "bus.db", **kwargs)  # type: ignore[arg-type]
+
+
+def test_bad_paths_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match="memory://"):
+        SqliteBus(":memory:")
+    with pytest.raises(InvalidInput, match="no directory"):
+        SqliteBus(tmp_path / "missing" / "bus.db")
+
+
+def test_file_is_in_wal_mode(tmp_path: Path) -> None:
+    with SqliteBus(tmp_path / "bus.db", synchronous="FULL") as bus:
+        bus.ensure_topic("t")
+        bus.publish("t", b"x")
+    with sqlite3.connect(tmp_path / "bus.db") as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+@pytest.mark.parametrize(
+    "headers", [{}, {"a": b""}, {"trace-id": b"\x00\xff" * 10, "언어": "한국어".encode()}]
+)
+def test_headers_roundtrip(headers: dict[str, bytes]) -> None:
+    assert decode_headers(encode_headers(headers)) == headers
+
+
+def test_closed_bus_refuses_work(tmp_path: Path) -> None:
+    bus = SqliteBus(tmp_path / "bus.db")
+    bus.ensure_topic("t")
+    consumer = bus.consumer("g", ["t"])
+    bus.close()
+    assert consumer.assignment() == set()
+    with pytest.raises(BusError, match="closed"):
+        bus.publish("t", b"x")
+
+
+def test_poll_wakes_at_once_on_a_publish_in_this_process(tmp_path: Path) -> None:
+    with SqliteBus(tmp_path / "bus.db") as bus:
+        bus.ensure_topic("t")
+        consumer = bus.consumer("g", ["t"])
+        assert consumer.poll(timeout=0) == []
+        timer = threading.Timer(0.2, bus.publish, ("t", b"now"))
+        start = time.monotonic()
+        timer.start()
+        records = consumer.poll(timeout=5.0)
+        waited = time.monotonic() - start
+        timer.join()
+    assert [r.value for r in records] == [b"now"]
+    assert waited < 1.0
+
+
+def test_commit_after_losing_the_lease_is_ignored_and_regaining_resumes(tmp_path: Path) -> None:
+    db = tmp_path / "bus.db"
+    with SqliteBus(db, lease_seconds=0.5) as bus:  # members re-check leases every 1/6 s
+        bus.ensure_topic("t", 1)
+        bus.publish_batch([Message("t", b"%d" % i) for i in range(5)])
+        consumer = bus.consumer("g", ["t"])
+        records = _drain(consumer.poll, 5)
+        assert len(records) == 5
+        with sqlite3.connect(db) as conn:  # another member takes the partition over
+            conn.execute("UPDATE leases SET owner = 'other', epoch = epoch + 1")
+        consumer.commit(records)
+        assert bus.lag("g", "t") == 5, "a commit without the lease must not count"
+        # 'other' is no live member, so the consumer regains the partition under a new epoch
+        # and starts again from the committed offset
+        again = _drain(consumer.poll, 5)
+        assert [r.offset for r in again] == [0, 1, 2, 3, 4]
+        consumer.commit(again)
+        assert bus.lag("g", "t") == 0
+        consumer.close()
+
+
+def test_retention_prunes_only_what_every_group_committed(tmp_path: Path) -> None:
+    with SqliteBus(tmp_path / "bus.db", max_records_per_partition=2) as bus:
+        bus.ensure_topic("t", 1)
+        bus.publish_batch([Message("t", b"%d" % i) for i in range(10)])
+        assert bus.prune() == 0, "no group has read the topic yet"
+        fast, slow = bus.consumer("fast", ["t"]), bus.consumer("slow", ["t"])
+        fast.commit(_drain(fast.poll, 10))
+        slow_records = _drain(slow.poll, 10)
+        slow.commit(slow_records[:4])
+        assert bus.prune() == 4, "offsets 0-3: committed by both groups"
+        slow.commit(slow_records)
+        assert bus.prune() == 4, "offsets 4-7: the last 2 stay (max_records_per_partition)"
+        late = bus.consumer("late", ["t"])
+        assert [r.offset for r in _drain(late.poll, 2)] == [8, 9]
+        assert bus.lag("late", "t") == 2
+        for consumer in (fast, slow, late):
+            consumer.close()
+
+
+def test_retention_by_age(tmp_path: Path) -> None:
+    with SqliteBus(tmp_path / "bus.db", retention_seconds=1e-6) as bus:
+        bus.ensure_topic("t", 1)
+        bus.publish_batch([Message("t", b"x") for _ in range(3)])
+        consumer = bus.consumer("g", ["t"])
+        records = _drain(consumer.poll, 3)
+        consumer.commit(records[:2])
+        assert bus.prune() == 2
+        consumer.close()

@@ -1,0 +1,38 @@
+"""Docs that name settings and commands are checked against the code."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from nunchi.cli import app
+from nunchi.config import Settings
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_every_setting_is_documented_and_every_documented_setting_exists() -> None:
+    doc = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"`NUNCHI_([A-Z_]+)`", doc))
+    fields = {name.upper() for name in Settings.model_fields}
+    assert fields - documented == set(), "settings missing from docs/configuration.md"
+    assert documented - fields == set(), "docs/configuration.md names settings that do not exist"
+
+
+def test_readme_has_exactly_the_two_setup_commands() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("```", 2)[1]
+    commands = [line.split("#")[0].strip() for line in block.strip().splitlines()]
+    assert commands == ["make up", "make test"]
+
+
+def test_commands_named_in_docs_exist() -> None:
+    runner = CliRunner()
+    text = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "docs").glob("*.md"))
+    named = set(re.findall(r"`nunchi ([a-z][a-z-]*(?: [a-z][a-z-]*)?)", text))
+    assert named, "expected the docs to name nunchi commands"
+    for command in sorted(named):
+        result = runner.invoke(app, [*command.split(), "--help"])
+        assert result.exit_code == 0, f"`nunchi {command}` named in docs/ does not exist"

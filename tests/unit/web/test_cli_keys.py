@@ -1,0 +1,66 @@
+"""`nunchi keys create|list|revoke` against a real SQLite store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from nunchi.cli import app
+from nunchi.config import Settings, get_settings
+from nunchi.store.store import open_store
+from nunchi.web.keys import KEY_PATTERN, KeyService
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    monkeypatch.setenv("NUNCHI_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("NUNCHI_DATABASE_URL", raising=False)
+    get_settings.cache_clear()
+    yield tmp_path / "data"
+    get_settings.cache_clear()
+
+
+def _keys(data_dir: Path) -> Iterator[KeyService]:
+    store = open_store(Settings(_env_file=None, data_dir=data_dir))  # type: ignore[call-arg]
+    try:
+        yield KeyService(store.sessions)
+    finally:
+        store.close()
+
+
+def test_create_prints_the_key_once_then_list_and_revoke(data_dir: Path) -> None:
+    runner = CliRunner()
+    made = runner.invoke(app, ["keys", "create", "--name", "ci", "--scope", "submit", "-s", "read"])
+    assert made.exit_code == 0, made.output
+    plaintext = made.stdout.strip().splitlines()[-1]
+    assert KEY_PATTERN.match(plaintext)
+    for keys in _keys(data_dir):
+        principal = keys.verify(plaintext)
+        assert principal.name == "ci" and principal.scopes == {"submit", "read"}
+
+    listed = runner.invoke(app, ["keys", "list"])
+    assert listed.exit_code == 0, listed.output
+    assert "ci" in listed.stdout and plaintext not in listed.stdout
+    prefix = KEY_PATTERN.match(plaintext).group(1)  # type: ignore[union-attr]
+    assert prefix in listed.stdout
+
+    revoked = runner.invoke(app, ["keys", "revoke", prefix])
+    assert revoked.exit_code == 0, revoked.output
+    for keys in _keys(data_dir):
+        assert keys.get(prefix).revoked
+
+
+def test_bad_scope_is_a_clear_error(data_dir: Path) -> None:
+    r = CliRunner().invoke(app, ["keys", "create", "--name", "x", "--scope", "root"])
+    assert r.exit_code == 1
+    assert "unknown scope 'root'" in r.output and "admin, submit, read" in r.output
+
+
+def test_revoking_an_unknown_key_fails(data_dir: Path) -> None:
+    r = CliRunner().invoke(app, ["keys", "revoke", "ffffffffff"])
+    assert r.exit_code == 1
+    assert "no API key" in r.output
