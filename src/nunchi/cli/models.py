@@ -119,9 +119,13 @@ def train_profanity_cmd(
     seed: Annotated[int, typer.Option(help="Seed of the split and of training.")] = 0,
     val_fraction: Annotated[float, typer.Option(min=0.0, max=0.5,
                                                 help="Share held out for validation.")] = 0.2,
+    ship: Annotated[bool, typer.Option(
+        "--ship/--no-ship",
+        help="Measure the recipe on the held-out part, then train on ALL rows (the shipped"
+             " model). --no-ship writes the model trained on the rest only.")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the model card as JSON.")] = False,
 ) -> None:
-    """Train the profanity detector and print its validation figures."""
+    """Train the profanity detector and print its held-out figures."""
     try:
         profanity = importlib.import_module("nunchi.analyzers.text.profanity")
         train_profanity = importlib.import_module("nunchi.analyzers.text.train_profanity")
@@ -129,7 +133,12 @@ def train_profanity_cmd(
         raise _fail(NunchiError(f"the profanity trainer is not available: {e}")) from e
     try:
         target = out if out is not None else profanity.DEFAULT_MODEL_PATH
-        card = train_profanity.train(data, target, seed=seed, val_fraction=val_fraction)
+        if ship and val_fraction > 0:
+            shipped = train_profanity.ship(data, target, seed=seed, val_fraction=val_fraction)
+            card = {**shipped["recipe_holdout"], "trained_on": "all rows",
+                    "figures": f"recipe trained on {1 - val_fraction:.0%}, measured on the rest"}
+        else:
+            card = train_profanity.train(data, target, seed=seed, val_fraction=val_fraction)
     except NunchiError as e:
         raise _fail(e) from e
     card = dict(card)

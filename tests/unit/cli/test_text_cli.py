@@ -150,3 +150,24 @@ def test_models_train_profanity_reports_a_missing_file(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "missing.txt" in result.output
     assert not (tmp_path / "p.npz").exists()
+
+
+def test_models_train_profanity_ships_a_model_trained_on_every_row(tmp_path: Path) -> None:
+    curse = Path(__file__).resolve().parents[4] / "shared" / "data" / "curse" / "train.txt"
+    if not curse.is_file():
+        pytest.skip("../shared/data/curse/train.txt is not here")
+    small = tmp_path / "small.txt"
+    small.write_text("\n".join(curse.read_text(encoding="utf-8").splitlines()[:400]) + "\n",
+                     encoding="utf-8")
+    out = tmp_path / "p.npz"
+    result = runner.invoke(app, ["models", "train-profanity", "--data", str(small),
+                                 "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    card = json.loads(result.stdout.strip().splitlines()[-1])
+    assert card["trained_on"] == "all rows"
+    assert 0.0 <= card["f1"] <= 1.0
+    from nunchi.analyzers.text.profanity import ProfanityDetector
+
+    shipped = ProfanityDetector.load(out)
+    assert shipped.metadata["recipe_holdout"]["val_fraction"] == 0.2
+    assert shipped.metadata["val_fraction"] == 0.0  # the written model saw every row

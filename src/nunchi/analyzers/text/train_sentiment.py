@@ -79,7 +79,7 @@ def balanced_rows(rows: Sequence[LabelledRow], seed: int) -> list[LabelledRow]:
 
     The NB-weighted linear model leans towards the majority class in a way class weights and
     calibration only partly undo; on NSMC a balanced subset scores as well as all rows
-    (see docs/models-sentiment.md) and trains in a third of the time.
+    (see docs/models.md) and trains in a third of the time.
     """
     labels = np.fromiter((label for _, label in rows), dtype=np.int64, count=len(rows))
     pos, neg = np.flatnonzero(labels == 1), np.flatnonzero(labels == 0)
