@@ -60,6 +60,7 @@ class StageRunner:
         partitions: int,
         poll_timeout: float,
         worker_name: str,
+        lag_wake: threading.Event | None = None,
     ) -> None:
         self.stage = stage
         self._bus = bus
@@ -79,6 +80,9 @@ class StageRunner:
         """Commit positions not yet stored (poll thread only)."""
         self._owned: set[TopicPartition] | None = None
         """The assignment last seen (poll thread only); None before the first look."""
+        self._lag_wake = lag_wake
+        self.lag_stale = False
+        """A commit moved the group's offsets since the lag was last asked for."""
 
     # -- life cycle ------------------------------------------------------------------------
 
@@ -144,6 +148,7 @@ class StageRunner:
 
     def refresh_lag(self) -> None:
         """Ask the bus for the group's lag on the stage's topic (errors leave it unchanged)."""
+        self.lag_stale = False
         try:
             lag = self._bus.lag(self.stage.consumer_group, self.stage.topic)
         except Exception as err:
@@ -191,6 +196,9 @@ class StageRunner:
         if self._pending:
             consumer.commit(list(self._pending.values()))
             self._pending.clear()
+            self.lag_stale = True  # the lag just fell: have it asked for again soon
+            if self._lag_wake is not None:
+                self._lag_wake.set()
 
     def _follow_assignment(self, consumer: Consumer) -> None:
         owned = consumer.assignment()

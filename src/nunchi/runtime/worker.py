@@ -28,6 +28,9 @@ _log = logging.getLogger("nunchi.runtime")
 
 _SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
+_LAG_MIN_INTERVAL = 0.5
+"""Seconds between two lag refreshes triggered by commits (bounds the bus queries)."""
+
 
 def _check_stages(stages: Sequence[Stage]) -> list[Stage]:
     if isinstance(stages, Stage):
@@ -93,6 +96,7 @@ class Worker:
         """This worker's name (thread names and logs)."""
         self._bus = bus
         self._lag_interval = lag_interval
+        self._lag_wake = threading.Event()
         self._runners = [
             StageRunner(
                 bus,
@@ -100,6 +104,7 @@ class Worker:
                 partitions=stage.partitions or default_partitions,
                 poll_timeout=poll_timeout,
                 worker_name=self.name,
+                lag_wake=self._lag_wake,
             )
             for stage in checked
         ]
@@ -170,11 +175,14 @@ class Worker:
         for runner in self._runners:
             runner.begin_stop(deadline)
         self._lag_stop.set()
+        self._lag_wake.set()
         clean = True
         for runner in self._runners:
             clean = runner.join(deadline) and clean
         if self._lag_thread is not None:
             self._lag_thread.join(max(0.0, deadline - time.monotonic()) + 1.0)
+        if time.monotonic() < deadline:  # the final commits lowered the lag: report it
+            self._refresh_stale_lag()
         with self._lock:
             self._state = "stopped"
         _log.info("worker %s stopped%s", self.name, "" if clean else " (some work abandoned)")
@@ -215,7 +223,8 @@ class Worker:
 
     def stats(self) -> dict[str, StageStats]:
         """Counters per stage name: processed, failed, retried, dead-lettered, in flight,
-        lag (refreshed every ``lag_interval`` seconds) and the last error."""
+        lag (refreshed every ``lag_interval`` seconds, and soon after a commit) and the last
+        error."""
         return {r.stage.name: r.stats() for r in self._runners}
 
     def refresh_lag(self) -> None:
@@ -223,10 +232,28 @@ class Worker:
         for runner in self._runners:
             runner.refresh_lag()
 
+    def _refresh_stale_lag(self) -> None:
+        for runner in self._runners:
+            if runner.lag_stale:
+                runner.refresh_lag()
+
     def _lag_loop(self) -> None:
+        """Refresh every stage's lag each ``lag_interval``, and a stage's as soon as one of
+        its commits moved the offsets (at most every ``_LAG_MIN_INTERVAL``), so that the lag
+        reads 0 right after the last record is committed, not up to an interval later."""
+        gap = min(self._lag_interval, _LAG_MIN_INTERVAL)
+        next_full = time.monotonic()
         while True:
-            self.refresh_lag()
-            if self._lag_stop.wait(self._lag_interval):
+            self._lag_wake.clear()
+            if time.monotonic() >= next_full:
+                next_full = time.monotonic() + self._lag_interval
+                self.refresh_lag()
+            else:
+                self._refresh_stale_lag()
+            if self._lag_stop.wait(gap):
+                return
+            self._lag_wake.wait(max(0.0, next_full - time.monotonic()))
+            if self._lag_stop.is_set():
                 return
 
     def __enter__(self) -> Worker:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from prometheus_client import REGISTRY
 
 from nunchi.bus.base import Bus, Message
@@ -68,3 +70,44 @@ def test_lag_gauge_is_refreshed_by_the_worker(memory_bus: Bus) -> None:
         wait_for(lambda: _value("nunchi_stage_in_flight", stage=name) == 3)
         assert worker.stats()[name].in_flight == 3
     assert _value("nunchi_stage_in_flight", stage=name) == 0
+
+
+def _gated_stage(bus: Bus, count: int) -> tuple[Stage, threading.Event]:
+    """A stage on a fresh topic holding ``count`` records, whose handler waits for the gate."""
+    topic = fresh_name("t")
+    bus.ensure_topic(topic, 2)
+    bus.publish_batch([Message(topic, b"x", key=b"%d" % i) for i in range(count)])
+    gate = threading.Event()
+
+    def handle(d: Delivery, ctx: StageContext) -> None:
+        assert gate.wait(10), "the test never opened the gate"
+
+    return Stage(fresh_name("s"), topic, handle), gate
+
+
+def test_lag_falls_to_zero_soon_after_the_last_commit(bus: Bus) -> None:
+    # the periodic refresh is an hour away: only the commits can bring the lag down
+    stage, gate = _gated_stage(bus, 3)
+    name, topic = stage.name, stage.topic
+    with Worker(bus, [stage], poll_timeout=0.05, lag_interval=3600) as worker:
+        wait_for(lambda: worker.stats()[name].lag == 3, what="the first lag refresh")
+        gate.set()
+        wait_for(lambda: worker.stats()[name].processed == 3, what="all records handled")
+        wait_for(lambda: worker.stats()[name].lag == 0, timeout=5, what="the lag to reach 0")
+        assert _value("nunchi_consumer_lag", stage=name, topic=topic) == 0
+        assert worker.stats()[name].in_flight == 0
+
+
+def test_lag_after_stop_counts_the_final_commit(bus: Bus) -> None:
+    stage, gate = _gated_stage(bus, 3)
+    worker = Worker(bus, [stage], poll_timeout=0.05, lag_interval=3600)
+    worker.start()
+    try:
+        wait_for(lambda: worker.stats()[stage.name].lag == 3, what="the first lag refresh")
+        gate.set()
+        wait_for(lambda: worker.stats()[stage.name].processed == 3, what="all records handled")
+    finally:
+        worker.stop(5)
+    assert bus.lag(stage.consumer_group, stage.topic) == 0
+    assert worker.stats()[stage.name].lag == 0
+    assert _value("nunchi_consumer_lag", stage=stage.name, topic=stage.topic) == 0

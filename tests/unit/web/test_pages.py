@@ -24,9 +24,11 @@ XSS = "<script>alert('x')</script>"
 
 
 @contextmanager
-def running_worker(jobs: JobService, bus: MemoryBus, registry: KindRegistry) -> Iterator[Worker]:
+def running_worker(
+    jobs: JobService, bus: MemoryBus, registry: KindRegistry, lag_interval: float = 0.1
+) -> Iterator[Worker]:
     """The real job stages on a real Worker, stopped on exit."""
-    worker = Worker(bus, job_stages(jobs, registry), poll_timeout=0.05, lag_interval=0.1)
+    worker = Worker(bus, job_stages(jobs, registry), poll_timeout=0.05, lag_interval=lag_interval)
     worker.start()
     try:
         yield worker
@@ -216,8 +218,11 @@ def test_ops_page_shows_worker_stats_and_counts(
     jobs = services.jobs
     ok = jobs.submit("diagnostic.echo", {"payload": 1})
     bad = jobs.submit("diagnostic.echo", {"fail_attempts": 9})
-    with running_worker(jobs, bus, registry) as worker:
+    # no periodic lag refresh during the test: the lag shown must come from the commits
+    with running_worker(jobs, bus, registry, lag_interval=3600) as worker:
         wait_for(lambda: jobs.get(bad.id).status == "failed" and jobs.get(ok.id).status != "queued")
+        # a job is final before its record is committed; then the lag falls to 0
+        wait_for(lambda: worker.stats()["jobs.diagnostic.echo"].lag == 0)
         services.worker_stats = worker.stats
         with TestClient(make_app(auth_disabled=True)) as c:
             page = c.get("/ops?lang=en").text
@@ -226,6 +231,10 @@ def test_ops_page_shows_worker_stats_and_counts(
     assert "<html" not in panel
     assert "jobs.diagnostic.echo" in panel
     assert "DiagnosticFailure" in panel  # the stage's last error
+    stage = re.search(r"<code>jobs\.diagnostic\.echo</code></td>(.*?)</tr>", panel, re.S)
+    assert stage is not None
+    cells = re.findall(r'<td class="num">([^<]*)</td>', stage.group(1))
+    assert cells == ["1", "2", "1", "1", "0", "0"]  # processed … dead-lettered, in flight, lag
     row = re.search(r"<td>diagnostic\.echo</td>(.*?)</tr>", panel, re.S)
     assert row is not None
     numbers = re.findall(r">(\d+)</a>", row.group(1))
