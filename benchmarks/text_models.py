@@ -21,7 +21,7 @@ import time  # noqa: E402
 from collections.abc import Callable, Sequence  # noqa: E402
 from typing import Any  # noqa: E402
 
-__all__ = ["chat_messages", "run"]
+__all__ = ["chat_messages", "run", "throughput"]
 
 _OPENERS = ["", "", "아 ", "와 ", "헐 ", "ㄹㅇ ", "진짜 ", "오늘 ", "근데 ", "님들 "]
 _TOPICS = ["방송", "노래", "게임", "영화", "치킨", "떡볶이", "스트리머", "무대", "경기", "드라마",
@@ -41,7 +41,7 @@ def chat_messages(n: int, seed: int = 0) -> list[str]:
     ]
 
 
-def _throughput(score: Callable[[Sequence[str]], object], messages: list[str], batch: int,
+def throughput(score: Callable[[Sequence[str]], object], messages: list[str], batch: int,
                 repeats: int) -> float:
     """Median messages/s over ``repeats`` passes, scoring in batches of ``batch``."""
     score(messages[:batch])  # warm up (model tables, caches of the runtime)
@@ -78,21 +78,21 @@ def run(n: int = 20_000, batch_size: int = 512, repeats: int = 3,
         key = f"sentiment_{variant}_msgs_per_s"
         try:
             model = SentimentClassifier.load(variant=variant)
-            result[key] = _throughput(model.predict_proba, messages, batch_size, repeats)
+            result[key] = throughput(model.predict_proba, messages, batch_size, repeats)
         except Exception as exc:  # report, keep measuring the others
             result[key] = None
             errors[key] = str(exc)
     try:
         profanity = importlib.import_module("nunchi.analyzers.text.profanity")
         detector = profanity.ProfanityDetector.load()
-        result["profanity_msgs_per_s"] = _throughput(
+        result["profanity_msgs_per_s"] = throughput(
             lambda texts: detector.score_batch(list(texts)), messages, batch_size, repeats
         )
     except Exception as exc:
         result["profanity_msgs_per_s"] = None
         errors["profanity_msgs_per_s"] = str(exc)
     extractor = KeywordExtractor(cache_size=0)
-    result["keywords_msgs_per_s"] = _throughput(
+    result["keywords_msgs_per_s"] = throughput(
         extractor.extract_batch, messages[:keyword_messages], batch_size, 1
     )
     if errors:
