@@ -19,6 +19,7 @@ from nunchi.analyzers.text.sentiment_data import read_labelled, split_nsmc
 from nunchi.analyzers.text.sentiment_features import HashedNgrams
 from nunchi.analyzers.text.train_sentiment import evaluate, train
 from nunchi.errors import InvalidInput, NotFound
+from tests.fixtures.services import require_service
 
 NSMC = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "nsmc"
 HAS_TRAINING = all(importlib.util.find_spec(m) for m in ("sklearn", "scipy"))
@@ -163,8 +164,8 @@ def test_read_labelled_formats_and_errors(tmp_path: Path) -> None:
         read_labelled(tmp_path / "nope.tsv")
 
 
-@pytest.mark.skipif(not HAS_TRAINING, reason="scikit-learn/scipy (training extras) missing")
 def test_train_fast_writes_a_model_that_loads_and_learns(tmp_path: Path) -> None:
+    require_service("scikit-learn/scipy", HAS_TRAINING, "pip install -e '.[train]'")
     data = tmp_path / "nsmc"
     _write_nsmc(data, _synthetic(600, seed=1), "train.tsv")
     _write_nsmc(data, _synthetic(200, seed=2), "extra.tsv")
@@ -181,8 +182,8 @@ def test_train_fast_writes_a_model_that_loads_and_learns(tmp_path: Path) -> None
     assert set(again) >= {"accuracy", "precision", "recall", "f1", "messages_per_s"}
 
 
-@pytest.mark.skipif(not (HAS_TRAINING and HAS_TORCH), reason="torch/scikit-learn missing")
 def test_train_accurate_numpy_cnn_scores_what_torch_learned(tmp_path: Path) -> None:
+    require_service("torch, scikit-learn", HAS_TRAINING and HAS_TORCH, "pip install -e '.[train]'")
     data = tmp_path / "nsmc"
     _write_nsmc(data, _synthetic(800, seed=4), "train.tsv")
     settings = CnnSettings(embed_dim=16, filters=16, kernels=(2, 3), epochs=2, batch_size=32,
