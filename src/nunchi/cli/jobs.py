@@ -1,21 +1,33 @@
-"""`nunchi jobs`: Inspect and retry jobs."""
+"""`nunchi jobs`: Submit, wait for, inspect and retry jobs."""
 
 from __future__ import annotations
 
 import json
+import sys
+import time
+from contextlib import nullcontext
 from datetime import datetime
-from typing import Annotated, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import box
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from nunchi.errors import NunchiError
+from nunchi.errors import InvalidInput, NunchiError
+
+if TYPE_CHECKING:
+    from nunchi.jobs.schemas import BatchOut
+    from nunchi.jobs.service import JobService
 
 __all__ = ["app"]
 
-app = typer.Typer(help="Inspect and retry jobs.", no_args_is_help=True)
+app = typer.Typer(help="Submit, wait for, inspect and retry jobs.", no_args_is_help=True)
+
+_POLL_S = 0.2
+"""Seconds between two reads of a job or batch while waiting."""
 
 _STATUS_STYLE = {
     "queued": "cyan",
@@ -167,5 +179,155 @@ def retry(
                 assert job_id is not None
                 job = service.retry(job_id, actor=actor)
                 _console().print(f"job {job.id} queued again (attempts so far: {job.attempts})")
+    except NunchiError as e:
+        raise _fail(e) from e
+
+
+_FINAL = ("succeeded", "failed")
+
+
+def _parse_input(text: str, where: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InvalidInput(f"{where} is not JSON ({e.msg} at column {e.colno})") from e
+    if not isinstance(value, dict):
+        raise InvalidInput(f"{where} must be a JSON object, not {type(value).__name__}")
+    return value
+
+
+def _read_items(path: Path) -> list[dict[str, Any]]:
+    """One JSON object per non-empty line of ``path`` (``-``: stdin)."""
+    if str(path) == "-":
+        lines = sys.stdin.read().splitlines()
+    else:
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except OSError as e:
+            raise InvalidInput(f"cannot read items file {str(path)!r}: {e.strerror}") from e
+    items = [_parse_input(line, f"line {n} of {path}")
+             for n, line in enumerate(lines, start=1) if line.strip()]
+    if not items:
+        raise InvalidInput(f"{path} holds no items: write one JSON object per line")
+    return items
+
+
+def _wait_job(service: JobService, job_id: str, deadline: float, quiet: bool) -> str:
+    """Poll until the job is final or the deadline passes; returns its last status."""
+    err = Console(stderr=True)
+    with err.status(f"waiting for job {job_id}", spinner="dots") if not quiet else nullcontext():
+        while True:
+            status = service.get(job_id).status
+            if status in _FINAL or time.monotonic() >= deadline:
+                return status
+            time.sleep(_POLL_S)
+
+
+def _wait_batch(service: JobService, batch_id: str, deadline: float, quiet: bool) -> BatchOut:
+    """Poll with a progress bar (stderr) until every job of the batch is final or the deadline
+    passes; returns the batch as last read."""
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("[red]{task.fields[failed]} failed"), TimeElapsedColumn())
+    batch = service.get_batch(batch_id)
+    with Progress(*columns, console=Console(stderr=True), disable=quiet) as bar:
+        task = bar.add_task(f"batch {batch_id[:12]}…", total=batch.total, failed=0)
+        while True:
+            done = batch.counts.succeeded + batch.counts.failed
+            bar.update(task, completed=done, failed=batch.counts.failed)
+            if done >= batch.total or time.monotonic() >= deadline:
+                return batch
+            time.sleep(_POLL_S)
+            batch = service.get_batch(batch_id)
+
+
+def _batch_exit(batch: BatchOut) -> None:
+    counts = batch.counts
+    _console().print(
+        f"batch {batch.id}: {counts.succeeded} succeeded, {counts.failed} failed, "
+        f"{counts.queued + counts.running} not finished, of {batch.total}", highlight=False)
+    if counts.queued + counts.running:
+        Console(stderr=True).print(
+            "not finished in time: is `nunchi up` or a `nunchi worker` running for this kind?")
+        raise typer.Exit(code=3)
+    if counts.failed:
+        raise typer.Exit(code=1)
+
+
+@app.command("submit")
+def submit(
+    kind: Annotated[str, typer.Argument(help="The job kind, e.g. diagnostic.echo.")],
+    input_json: Annotated[
+        str | None, typer.Option("--input", help="The job's input as a JSON object.")
+    ] = None,
+    items: Annotated[Path | None, typer.Option(
+        "--items", help="A batch: one JSON input object per line of this file (- for stdin).")
+    ] = None,
+    repeat: Annotated[int, typer.Option(
+        min=1, max=100_000, help="A batch of this many jobs with the same --input.")] = 1,
+    callback_url: Annotated[
+        str | None, typer.Option(help="POSTed a signed webhook when the job or batch ends.")
+    ] = None,
+    wait: Annotated[bool, typer.Option(
+        "--wait", help="Wait until every job is final (progress bar); exit 1 if any failed.")
+    ] = False,
+    timeout: Annotated[float, typer.Option(min=0.1, help="Seconds --wait waits.")] = 600.0,
+    actor: Annotated[str, typer.Option(help="Who submits (recorded in the history).")] = "cli",
+) -> None:
+    """Submit one job, or a batch (--items FILE or --repeat N), and optionally wait for it."""
+    from nunchi.jobs.factory import open_job_service
+
+    try:
+        if items is not None and (input_json is not None or repeat > 1):
+            raise InvalidInput("give --items FILE, or --input JSON with --repeat N, not both")
+        data = _parse_input(input_json, "--input") if input_json is not None else {}
+        with open_job_service() as service:
+            deadline = time.monotonic() + timeout
+            if items is None and repeat == 1:
+                job = service.submit(kind, data, callback_url=callback_url, actor=actor)
+                _console().print(f"job {job.id} queued", highlight=False)
+                if wait:
+                    status = _wait_job(service, job.id, deadline, quiet=False)
+                    _console().print(f"job {job.id} {_status(status)}", highlight=False)
+                    if status not in _FINAL:
+                        raise typer.Exit(code=3)
+                    if status == "failed":
+                        raise typer.Exit(code=1)
+                return
+            batch_items = _read_items(items) if items is not None else [data] * repeat
+            batch = service.submit_batch(kind, batch_items, callback_url=callback_url,
+                                         actor=actor)
+            _console().print(f"batch {batch.id} queued: {batch.total} job(s)", highlight=False)
+            if wait:
+                _batch_exit(_wait_batch(service, batch.id, deadline, quiet=False))
+    except NunchiError as e:
+        raise _fail(e) from e
+
+
+@app.command("wait")
+def wait_for(
+    job_id: Annotated[str | None, typer.Argument(help="The job to wait for.")] = None,
+    batch: Annotated[str | None, typer.Option("--batch", help="Wait for this batch.")] = None,
+    timeout: Annotated[float, typer.Option(min=0.1, help="Seconds to wait.")] = 600.0,
+) -> None:
+    """Wait until a job or a batch is final (progress bar); exit 1 if any job failed,
+    3 if time ran out."""
+    if (job_id is None) == (batch is None):
+        Console(stderr=True).print("error: give a job id or --batch ID (not both)")
+        raise typer.Exit(code=2)
+    from nunchi.jobs.factory import open_job_service
+
+    try:
+        with open_job_service() as service:
+            deadline = time.monotonic() + timeout
+            if batch is not None:
+                _batch_exit(_wait_batch(service, batch, deadline, quiet=False))
+                return
+            assert job_id is not None
+            status = _wait_job(service, job_id, deadline, quiet=False)
+            _console().print(f"job {job_id} {_status(status)}", highlight=False)
+            if status not in _FINAL:
+                raise typer.Exit(code=3)
+            if status == "failed":
+                raise typer.Exit(code=1)
     except NunchiError as e:
         raise _fail(e) from e

@@ -1,4 +1,4 @@
-"""`nunchi jobs list|show|retry` against a real SQLite store built from the settings."""
+"""`nunchi jobs submit|wait|list|show|retry` against real SQLite stores built from settings."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from nunchi.assembly import open_platform
 from nunchi.cli import app
 from nunchi.config import Settings, get_settings
 from nunchi.jobs.factory import open_job_service
@@ -92,3 +93,100 @@ def test_errors_are_clear(settings: Settings) -> None:
     assert r.exit_code == 2 and "only failed jobs can be retried" in r.output
     r = runner.invoke(app, ["jobs", "list", "--kind", "nothing"])
     assert r.exit_code == 0 and "no jobs match" in r.output
+
+
+@pytest.fixture
+def running(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """A platform (every stage, SQLite store and log) running in this process, while the CLI
+    opens its own connections to the same files, as with `nunchi up` in another terminal."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NUNCHI_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("COLUMNS", "200")
+    for name in ("NUNCHI_DATABASE_URL", "NUNCHI_BUS_URL"):
+        monkeypatch.delenv(name, raising=False)
+    get_settings.cache_clear()
+    settings = get_settings()
+    platform = open_platform(settings)
+    platform.start()
+    try:
+        yield settings
+    finally:
+        platform.stop(10.0)
+        platform.close()
+        get_settings.cache_clear()
+
+
+def test_submit_a_batch_and_wait_for_it(running: Settings, tmp_path: Path) -> None:
+    items = tmp_path / "items.jsonl"
+    items.write_text('{"payload": "가"}\n\n{"fail_attempts": 1}\n{"fail_attempts": 99}\n',
+                     encoding="utf-8")
+    r = runner.invoke(app, ["jobs", "submit", "diagnostic.echo", "--items", str(items),
+                            "--wait", "--timeout", "60"])
+    # one job fails for good: exit 1 after all three are final
+    assert r.exit_code == 1, r.output
+    assert "3 job(s)" in r.output
+    assert "2 succeeded, 1 failed, 0 not finished, of 3" in r.output
+    batch_id = r.output.split("batch ")[1].split()[0]
+    r = runner.invoke(app, ["jobs", "wait", "--batch", batch_id, "--timeout", "5"])
+    assert r.exit_code == 1 and "2 succeeded, 1 failed" in r.output
+
+
+def test_submit_one_job_and_wait(running: Settings) -> None:
+    r = runner.invoke(app, ["jobs", "submit", "diagnostic.echo", "--input", '{"payload": "안녕"}',
+                            "--wait", "--timeout", "60"])
+    assert r.exit_code == 0, r.output
+    job_id = r.output.split("job ")[1].split()[0]
+    assert f"job {job_id} succeeded" in r.output
+    with open_job_service(running) as service:
+        assert service.get(job_id).result == {"echo": "안녕", "attempt": 1}
+
+
+def test_submit_repeat_is_a_batch(running: Settings) -> None:
+    r = runner.invoke(app, ["jobs", "submit", "diagnostic.echo", "--repeat", "50", "--wait",
+                            "--timeout", "60"])
+    assert r.exit_code == 0, r.output
+    assert "50 succeeded, 0 failed, 0 not finished, of 50" in r.output
+
+
+def test_wait_without_workers_times_out_with_a_hint(settings: Settings) -> None:
+    r = runner.invoke(app, ["jobs", "submit", "diagnostic.echo", "--repeat", "2", "--wait",
+                            "--timeout", "0.3"])
+    assert r.exit_code == 3, r.output
+    assert "0 succeeded, 0 failed, 2 not finished" in r.output
+    assert "nunchi up" in r.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--input", "{oops"], "--input is not JSON"),
+        (["--input", "[1]"], "must be a JSON object"),
+        (["--input", '{"delay_ms": -5}'], "delay_ms"),
+        (["--items", "missing.jsonl"], "cannot read items file"),
+        (["--items", "x.jsonl", "--repeat", "3"], "not both"),
+    ],
+)
+def test_submit_rejects_bad_input_and_stores_nothing(
+    settings: Settings, args: list[str], message: str
+) -> None:
+    r = runner.invoke(app, ["jobs", "submit", "diagnostic.echo", *args])
+    assert r.exit_code == 2, r.output
+    assert message in r.output
+    with open_job_service(settings) as service:
+        assert service.list().items == []
+
+
+def test_submit_items_names_the_bad_line(settings: Settings, tmp_path: Path) -> None:
+    items = tmp_path / "items.jsonl"
+    items.write_text('{}\n{"delay_ms": 1}\nnot json\n', encoding="utf-8")
+    r = runner.invoke(app, ["jobs", "submit", "diagnostic.echo", "--items", str(items)])
+    assert r.exit_code == 2
+    assert "line 3 of" in r.output
+    with open_job_service(settings) as service:
+        assert service.list().items == []
+
+
+def test_submit_unknown_kind(settings: Settings) -> None:
+    r = runner.invoke(app, ["jobs", "submit", "no.such.kind"])
+    assert r.exit_code == 2
+    assert "no.such.kind" in r.output
