@@ -184,6 +184,7 @@ def retry(
 
 
 _FINAL = ("succeeded", "failed")
+_NOT_FINISHED = "not finished in time: is `nunchi up` or a `nunchi worker` running for this kind?"
 
 
 def _parse_input(text: str, where: str) -> dict[str, Any]:
@@ -240,14 +241,23 @@ def _wait_batch(service: JobService, batch_id: str, deadline: float, quiet: bool
             batch = service.get_batch(batch_id)
 
 
+def _job_exit(job_id: str, status: str) -> None:
+    """Print the job's final status; exit 1 if it failed, 3 if it is not final."""
+    _console().print(f"job {job_id} {_status(status)}", highlight=False)
+    if status not in _FINAL:
+        Console(stderr=True).print(_NOT_FINISHED)
+        raise typer.Exit(code=3)
+    if status == "failed":
+        raise typer.Exit(code=1)
+
+
 def _batch_exit(batch: BatchOut) -> None:
     counts = batch.counts
     _console().print(
         f"batch {batch.id}: {counts.succeeded} succeeded, {counts.failed} failed, "
         f"{counts.queued + counts.running} not finished, of {batch.total}", highlight=False)
     if counts.queued + counts.running:
-        Console(stderr=True).print(
-            "not finished in time: is `nunchi up` or a `nunchi worker` running for this kind?")
+        Console(stderr=True).print(_NOT_FINISHED)
         raise typer.Exit(code=3)
     if counts.failed:
         raise typer.Exit(code=1)
@@ -286,12 +296,7 @@ def submit(
                 job = service.submit(kind, data, callback_url=callback_url, actor=actor)
                 _console().print(f"job {job.id} queued", highlight=False)
                 if wait:
-                    status = _wait_job(service, job.id, deadline, quiet=False)
-                    _console().print(f"job {job.id} {_status(status)}", highlight=False)
-                    if status not in _FINAL:
-                        raise typer.Exit(code=3)
-                    if status == "failed":
-                        raise typer.Exit(code=1)
+                    _job_exit(job.id, _wait_job(service, job.id, deadline, quiet=False))
                 return
             batch_items = _read_items(items) if items is not None else [data] * repeat
             batch = service.submit_batch(kind, batch_items, callback_url=callback_url,
@@ -323,11 +328,6 @@ def wait_for(
                 _batch_exit(_wait_batch(service, batch, deadline, quiet=False))
                 return
             assert job_id is not None
-            status = _wait_job(service, job_id, deadline, quiet=False)
-            _console().print(f"job {job_id} {_status(status)}", highlight=False)
-            if status not in _FINAL:
-                raise typer.Exit(code=3)
-            if status == "failed":
-                raise typer.Exit(code=1)
+            _job_exit(job_id, _wait_job(service, job_id, deadline, quiet=False))
     except NunchiError as e:
         raise _fail(e) from e
