@@ -142,7 +142,7 @@ def open_platform(settings: Settings, registry: KindRegistry | None = None) -> P
     bus: Bus | None = None
     client: GuardedClient | None = None
     try:
-        bus = open_bus(settings.bus_url)
+        bus = open_bus(settings.bus_url, retention_hours=settings.bus_retention_hours)
         registry = registry or DEFAULT_REGISTRY
         jobs = JobService(store.sessions, bus, registry, settings, blobs=store.blobs)
         client = GuardedClient.from_settings(settings)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "get_settings"]
@@ -25,6 +25,11 @@ class Settings(BaseSettings):
     bus_url: str = ""
     """Event log. Empty means ``sqlite:///<data_dir>/bus.db``; ``memory://`` for tests;
     ``kafka://host:port[,host:port]`` for Kafka."""
+    bus_retention_hours: float = Field(default=168.0, ge=0, allow_inf_nan=False)
+    """Embedded event log only: delete records older than this that every consumer group
+    still reading their topic has committed; a group with no live member stops holding records
+    back this long after its last commit. ``0`` (or empty) keeps everything. Kafka: the
+    broker's ``retention.ms`` decides."""
     blob_url: str = ""
     """Blob store. Empty means ``file://<data_dir>/blobs``."""
     host: str = "127.0.0.1"
@@ -50,6 +55,11 @@ class Settings(BaseSettings):
     auth_disabled: bool = False
     """Serve the API without API keys (embedded default binds to loopback only)."""
     default_language: str = "ko"
+
+    @field_validator("bus_retention_hours", mode="before")
+    @classmethod
+    def _empty_keeps_everything(cls, value: object) -> object:
+        return 0.0 if isinstance(value, str) and not value.strip() else value
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:

@@ -17,9 +17,14 @@ __all__ = [
 ]
 
 
-def open_bus(url: str) -> Bus:
+def open_bus(url: str, *, retention_hours: float = 0.0) -> Bus:
     """Open the backend named by ``url``: ``memory://``, ``sqlite:///path/bus.db`` or
     ``kafka://host:port[,host:port][?property=value&...]``.
+
+    ``retention_hours`` (``sqlite://`` only; 0 keeps everything): delete records older than
+    this once every consumer group still reading their topic has committed them (see
+    :class:`~nunchi.bus.sqlite.SqliteBus`). The memory bus keeps everything; Kafka's retention
+    is the broker's ``retention.ms``.
 
     Query parameters of a Kafka URL are librdkafka properties: ``consumer.NAME=VALUE`` applies
     to consumers only, ``producer.NAME=VALUE`` to producers only, and any other name to every
@@ -29,6 +34,10 @@ def open_bus(url: str) -> Bus:
     is created."""
     from nunchi.errors import InvalidInput
 
+    if not retention_hours >= 0:
+        raise InvalidInput(
+            f"retention_hours must be >= 0 (0 keeps everything), got {retention_hours}"
+        )
     if url.startswith("memory://"):
         from nunchi.bus.memory import MemoryBus
 
@@ -36,7 +45,8 @@ def open_bus(url: str) -> Bus:
     if url.startswith("sqlite:///"):
         from nunchi.bus.sqlite import SqliteBus
 
-        return SqliteBus(url.removeprefix("sqlite:///"))
+        retention = retention_hours * 3600 if retention_hours else None
+        return SqliteBus(url.removeprefix("sqlite:///"), retention_seconds=retention)
     if url.startswith("kafka://"):
         from nunchi.bus.kafka import KafkaBus
 

@@ -59,6 +59,8 @@ class SqliteConsumer(Consumer):
         topics: list[str],
         partition_count: Callable[[str], int],
         lease_seconds: float,
+        *,
+        on_heartbeat: Callable[[], None] | None = None,
     ) -> None:
         self._db = db
         self._notifier = notifier
@@ -70,6 +72,8 @@ class SqliteConsumer(Consumer):
         """This member's id, unique across processes."""
         self._partition_count = partition_count
         self._lease = lease_seconds
+        self._on_heartbeat = on_heartbeat
+        """Called after every background heartbeat (the bus's chance to prune when idle)."""
         self._owned: dict[TP, int] = {}
         """Partitions this member reads, with the lease epoch it read them under."""
         self._positions: dict[TP, int] = {}
@@ -197,6 +201,8 @@ class SqliteConsumer(Consumer):
             try:
                 if self._step():
                     self._notifier.notify()
+                if self._on_heartbeat is not None:
+                    self._on_heartbeat()
             except Exception as e:  # keep heartbeating whatever one attempt hit
                 if self._stop.is_set():
                     return

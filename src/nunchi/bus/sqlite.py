@@ -9,12 +9,16 @@ Durability: WAL mode; ``synchronous=NORMAL`` by default, which survives ``kill -
 process at any point without losing a committed publish or commit, but not an OS crash or
 power loss; ``synchronous="FULL"`` survives those too, at several times the cost per
 transaction (see :mod:`nunchi.bus._sqlite_db`).
+
+Retention (see :mod:`nunchi.bus._sqlite_retention`): off unless configured; a record goes only
+once it is past the limit and every consumer group still reading its topic has committed it.
+Deleted pages are reused by later records; the file does not shrink.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
+import logging
 import os
 import threading
 import time
@@ -32,10 +36,13 @@ from nunchi.bus._common import (
 )
 from nunchi.bus._sqlite_consumer import SqliteConsumer
 from nunchi.bus._sqlite_db import Database, encode_headers, notifier_for, now
+from nunchi.bus._sqlite_retention import PRUNE_CHUNK, prune_chunk
 from nunchi.bus.base import Bus, Message
 from nunchi.errors import InvalidInput, NotFound
 
 __all__ = ["SqliteBus", "SqliteConsumer"]
+
+log = logging.getLogger(__name__)
 
 
 class SqliteBus(Bus):
@@ -45,9 +52,11 @@ class SqliteBus(Bus):
     (a crashed member's partitions are taken over after this). ``busy_timeout``: how long a
     writer waits for the file lock before :class:`~nunchi.errors.BusUnavailable`.
     ``retention_seconds`` / ``max_records_per_partition``: optional retention; records are
-    only pruned once every consumer group of the topic has committed past them (a topic no
-    group has joined keeps everything), at most every ``prune_interval`` seconds while
-    publishing, or on :meth:`prune`."""
+    only pruned once every consumer group still reading the topic has committed past them (a
+    group with no live member stops counting one ``retention_seconds`` after its last commit;
+    a topic no group has ever joined keeps everything). Pruning runs on :meth:`prune`, and in
+    a background thread at most every ``prune_interval`` seconds, started by a publish or a
+    consumer's heartbeat, so an idle process prunes too."""
 
     def __init__(
         self,
@@ -87,6 +96,8 @@ class SqliteBus(Bus):
         self._lock = threading.Lock()
         self._consumers: weakref.WeakSet[SqliteConsumer] = weakref.WeakSet()
         self._last_prune = time.monotonic()
+        self._pruner: threading.Thread | None = None
+        self._closing = threading.Event()
 
     # -- topics ----------------------------------------------------------------------------------
 
@@ -162,8 +173,7 @@ class SqliteBus(Bus):
                 [(head, topic, partition) for (topic, partition), head in heads.items()],
             )
         self._notifier.notify()
-        if time.monotonic() - self._last_prune >= self.prune_interval:
-            self.prune()
+        self._maybe_prune()
 
     # -- consuming -------------------------------------------------------------------------------
 
@@ -174,7 +184,13 @@ class SqliteBus(Bus):
         for name in names:
             self.partitions(name)
         member = SqliteConsumer(
-            self._db, self._notifier, group, names, self.partitions, self.lease_seconds
+            self._db,
+            self._notifier,
+            group,
+            names,
+            self.partitions,
+            self.lease_seconds,
+            on_heartbeat=self._maybe_prune,
         )
         self._consumers.add(member)
         return member
@@ -198,45 +214,52 @@ class SqliteBus(Bus):
     # -- retention -------------------------------------------------------------------------------
 
     def prune(self) -> int:
-        """Delete records past the retention limits that every group of their topic has
-        committed. Returns how many were deleted (0 when no retention is configured)."""
+        """Delete records past the retention limits that every consumer group still reading
+        their topic has committed, in transactions of at most ``PRUNE_CHUNK`` records. Returns
+        how many were deleted (0 when no retention is configured)."""
         self._last_prune = time.monotonic()
         if self.retention_seconds is None and self.max_records_per_partition is None:
             return 0
-        cutoff = now() - self.retention_seconds if self.retention_seconds else None
         deleted = 0
-        with self._db.write() as conn:
-            members = conn.execute('SELECT "group", topics FROM members').fetchall()
-            for (topic,) in conn.execute("SELECT name FROM topics").fetchall():
-                committed = {
-                    (g, p): c
-                    for g, p, c in conn.execute(
-                        'SELECT "group", "partition", committed FROM offsets WHERE topic = ?',
-                        (topic,),
-                    )
-                }
-                groups = {g for g, _ in committed}
-                groups |= {g for g, topics in members if topic in json.loads(topics)}
-                if not groups:
-                    continue
-                for partition, head in conn.execute(
-                    'SELECT "partition", next_offset FROM heads WHERE topic = ?', (topic,)
-                ).fetchall():
-                    safe = min(committed.get((g, partition), 0) for g in groups)
-                    if self.max_records_per_partition is not None:
-                        limit = min(safe, head - self.max_records_per_partition)
-                        deleted += conn.execute(
-                            'DELETE FROM records WHERE topic = ? AND "partition" = ?'
-                            ' AND "offset" < ?',
-                            (topic, partition, limit),
-                        ).rowcount
-                    if cutoff is not None:
-                        deleted += conn.execute(
-                            'DELETE FROM records WHERE topic = ? AND "partition" = ?'
-                            ' AND "offset" < ? AND ts < ?',
-                            (topic, partition, safe, cutoff),
-                        ).rowcount
+        while not self._closing.is_set():
+            with self._db.write() as conn:
+                n = prune_chunk(
+                    conn,
+                    now(),
+                    retention_seconds=self.retention_seconds,
+                    max_records_per_partition=self.max_records_per_partition,
+                    budget=PRUNE_CHUNK,
+                )
+            deleted += n
+            if n < PRUNE_CHUNK:
+                break
         return deleted
+
+    def _maybe_prune(self) -> None:
+        """Start a background prune if retention is on, ``prune_interval`` has passed and none
+        is running. Cheap enough for every publish and heartbeat."""
+        if self.retention_seconds is None and self.max_records_per_partition is None:
+            return
+        if time.monotonic() - self._last_prune < self.prune_interval:
+            return
+        with self._lock:
+            if self._closing.is_set() or (self._pruner is not None and self._pruner.is_alive()):
+                return
+            self._last_prune = time.monotonic()
+            self._pruner = threading.Thread(
+                target=self._prune_quietly, name="nunchi-bus-prune", daemon=True
+            )
+            self._pruner.start()
+
+    def _prune_quietly(self) -> None:
+        try:
+            deleted = self.prune()
+        except Exception as e:  # the next interval tries again
+            if not self._closing.is_set():
+                log.warning("pruning the sqlite bus %s failed (will retry): %s", self.path, e)
+            return
+        if deleted:
+            log.info("pruned %d records from the sqlite bus %s", deleted, self.path)
 
     def __enter__(self) -> Self:
         """Use as a context manager; ``close()`` on exit."""
@@ -244,6 +267,11 @@ class SqliteBus(Bus):
 
     def close(self) -> None:
         """Close this bus's consumers (releasing their partitions) and its connections."""
+        with self._lock:  # no pruner starts after this
+            self._closing.set()
+            pruner = self._pruner
+        if pruner is not None and pruner is not threading.current_thread():
+            pruner.join(timeout=self._db.busy_timeout + 5)
         for member in list(self._consumers):
             member.close()
         self._db.close()

@@ -23,7 +23,7 @@ def open_job_service(
     settings = settings or get_settings()
     store = open_store(settings)
     try:
-        bus = open_bus(settings.bus_url)
+        bus = open_bus(settings.bus_url, retention_hours=settings.bus_retention_hours)
         try:
             yield JobService(store.sessions, bus, registry, settings, blobs=store.blobs)
         finally:

@@ -116,7 +116,7 @@ def build_services(
     services = AppServices(sessions=store.sessions, worker_stats=worker_stats)
     services.closers.append(store.close)
     try:
-        bus = open_bus(settings.bus_url)
+        bus = open_bus(settings.bus_url, retention_hours=settings.bus_retention_hours)
         services.bus = bus
         services.closers.append(bus.close)
         services.keys = KeyService(store.sessions)

@@ -1,4 +1,5 @@
-"""Unit tests of SqliteBus details: input checks, header encoding, lease fencing, retention."""
+"""Unit tests of SqliteBus details: input checks, header encoding, lease fencing (retention:
+``test_sqlite_retention.py``)."""
 
 from __future__ import annotations
 
@@ -112,34 +113,4 @@ def test_commit_after_losing_the_lease_is_ignored_and_regaining_resumes(tmp_path
         assert [r.offset for r in again] == [0, 1, 2, 3, 4]
         consumer.commit(again)
         assert bus.lag("g", "t") == 0
-        consumer.close()
-
-
-def test_retention_prunes_only_what_every_group_committed(tmp_path: Path) -> None:
-    with SqliteBus(tmp_path / "bus.db", max_records_per_partition=2) as bus:
-        bus.ensure_topic("t", 1)
-        bus.publish_batch([Message("t", b"%d" % i) for i in range(10)])
-        assert bus.prune() == 0, "no group has read the topic yet"
-        fast, slow = bus.consumer("fast", ["t"]), bus.consumer("slow", ["t"])
-        fast.commit(_drain(fast.poll, 10))
-        slow_records = _drain(slow.poll, 10)
-        slow.commit(slow_records[:4])
-        assert bus.prune() == 4, "offsets 0-3: committed by both groups"
-        slow.commit(slow_records)
-        assert bus.prune() == 4, "offsets 4-7: the last 2 stay (max_records_per_partition)"
-        late = bus.consumer("late", ["t"])
-        assert [r.offset for r in _drain(late.poll, 2)] == [8, 9]
-        assert bus.lag("late", "t") == 2
-        for consumer in (fast, slow, late):
-            consumer.close()
-
-
-def test_retention_by_age(tmp_path: Path) -> None:
-    with SqliteBus(tmp_path / "bus.db", retention_seconds=1e-6) as bus:
-        bus.ensure_topic("t", 1)
-        bus.publish_batch([Message("t", b"x") for _ in range(3)])
-        consumer = bus.consumer("g", ["t"])
-        records = _drain(consumer.poll, 3)
-        consumer.commit(records[:2])
-        assert bus.prune() == 2
         consumer.close()
