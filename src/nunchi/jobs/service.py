@@ -42,6 +42,7 @@ from nunchi.jobs.models import (
 from nunchi.jobs.outbox import Outbox, PendingMessages
 from nunchi.jobs.schemas import BatchOut, JobDetail, JobOut, JobPage
 from nunchi.store.blobs import BlobStore
+from nunchi.store.bulk import bulk_insert
 from nunchi.store.types import utcnow
 
 __all__ = ["MAX_PAGE_SIZE", "JobService"]
@@ -201,15 +202,17 @@ class JobService:
                     }
                 ],
             )
-            s.execute(
-                insert(_JOBS),
+            bulk_insert(
+                s,
+                _JOBS,
                 [
                     {**base, "id": job_id, "input": m.model_dump(mode="json")}
                     for job_id, m in zip(ids, models, strict=True)
                 ],
             )
-            s.execute(
-                insert(_EVENTS),
+            bulk_insert(
+                s,
+                _EVENTS,
                 [{"job_id": i, "at": now, "type": "queued", "actor": actor} for i in ids],
             )
             pending = self.outbox.stage(
