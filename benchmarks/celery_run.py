@@ -18,7 +18,7 @@ from typing import Any
 from benchmarks._proc import Proc, ensure_alive, wait_for
 from benchmarks.pipeline import Progress, repo_root, summarize
 
-__all__ = ["run_celery"]
+__all__ = ["redis_client", "redis_durability", "run_celery"]
 
 _READY_TIMEOUT = 60.0
 _POLL = 0.1
@@ -28,7 +28,9 @@ def _quiet(label: str, done: int, total: int) -> None:
     """A Progress that shows nothing."""
 
 
-def _redis(redis_url: str) -> Any:
+def redis_client(redis_url: str) -> Any:
+    """A redis-py client for ``redis_url``, checked with PING (RuntimeError saying what to do
+    when redis-py is missing or Redis does not answer)."""
     try:
         import redis
     except ImportError as e:
@@ -44,7 +46,7 @@ def _redis(redis_url: str) -> Any:
     return client
 
 
-def _redis_durability(client: Any) -> str:
+def redis_durability(client: Any) -> str:
     """How Redis keeps the queue and results, from its configuration."""
     try:
         aof = client.config_get("appendonly").get("appendonly", "?")
@@ -78,7 +80,7 @@ def run_celery(
         raise RuntimeError("the celery run needs Celery: pip install 'celery[redis]'") from e
     from benchmarks.celery_peer import ECHO_TASK, make_app
 
-    client = _redis(redis_url)
+    client = redis_client(redis_url)
     client.flushdb()
     label = "celery redis"
     progress(f"{label}: waiting for the worker", 0, 0)
@@ -137,7 +139,7 @@ def run_celery(
         [float(metas[i]["result"]["done_at"]) for i in ok],
     )
     redis_version = client.info("server").get("redis_version", "?")
-    durability = _redis_durability(client)
+    durability = redis_durability(client)
     client.close()
     return {
         "jobs": n,

@@ -44,6 +44,9 @@ __all__ = [
     "STAGES",
     "BenchConfig",
     "Progress",
+    "backend_env",
+    "machine_info",
+    "nunchi_argv",
     "repo_root",
     "run_nunchi",
     "run_pipeline",
@@ -138,7 +141,7 @@ def summarize(
 
 
 @contextlib.contextmanager
-def _backend_env(
+def backend_env(
     backend: str, config: BenchConfig, tmp: Path
 ) -> Iterator[tuple[dict[str, str], dict[str, Any]]]:
     """The ``NUNCHI_*`` settings of one run with its services started (stopped after), and
@@ -188,8 +191,13 @@ def _backend_env(
         yield env, described
 
 
+def nunchi_argv(*args: str) -> list[str]:
+    """The command line of ``nunchi ARGS...`` run by this Python (no console script needed)."""
+    return [sys.executable, "-c", "from nunchi.cli import main; main()", *args]
+
+
 def _worker_argv() -> list[str]:
-    argv = [sys.executable, "-c", "from nunchi.cli import main; main()", "worker"]
+    argv = nunchi_argv("worker")
     for stage in STAGES:
         argv += ["--stage", stage]
     return argv
@@ -370,7 +378,7 @@ def run_nunchi(
     tmp = Path(tempfile.mkdtemp(prefix=f"nunchi-bench-{backend}-"))
     try:
         progress(f"nunchi {backend}: starting services", 0, 0)
-        with _backend_env(backend, config, tmp) as (env, described):
+        with backend_env(backend, config, tmp) as (env, described):
             figures = _measure(backend, config, env, tmp, progress)
         return {**figures, **described}
     finally:
@@ -386,12 +394,24 @@ def _ratio(ours: dict[str, Any] | None, celery: dict[str, Any] | None) -> float 
     return round(float(ours["jobs_per_s"]) / float(celery["jobs_per_s"]), 2)
 
 
+def machine_info() -> dict[str, Any]:
+    """The machine a benchmark runs on, for its report (call it before the run starts: the
+    load average is the one at the start)."""
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "system": platform.platform(terse=True),
+        "load_1m_at_start": round(load, 2) if load is not None else None,
+    }
+
+
 def run_pipeline(config: BenchConfig, progress: Progress = _quiet) -> dict[str, Any]:
     """Run every chosen backend in turn; the one JSON object ``nunchi bench pipeline`` prints.
 
     A backend that cannot run (a service missing, a worker crashing) gets ``{"error": ...}``
     and the others still run."""
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    machine = machine_info()
     results: dict[str, dict[str, Any] | None] = {
         "nunchi_sqlite": None,
         "nunchi_kafka": None,
@@ -422,12 +442,7 @@ def run_pipeline(config: BenchConfig, progress: Progress = _quiet) -> dict[str, 
     return {
         "bench": "pipeline",
         "jobs": config.jobs,
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "system": platform.platform(terse=True),
-            "load_1m_at_start": round(load, 2) if load is not None else None,
-        },
+        "machine": machine,
         "config": {"workers": config.workers, "celery_concurrency": config.concurrency},
         **results,
         "ratio_sqlite_vs_celery": ratios["sqlite"],

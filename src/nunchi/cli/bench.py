@@ -287,3 +287,90 @@ def text(
     sys.stdout.flush()
     if any(profanity[k] and "error" in profanity[k] for k in ("nunchi", "korcen")):
         raise typer.Exit(code=1)
+
+
+def _batch_summary(result: dict[str, Any]) -> Table:
+    table = Table(
+        title=f"nunchi bench batch: POST of {result['items']:,} items, "
+        f"{result['repeats']} timed repeats"
+    )
+    for column in ("run", "p50 ms", "min ms", "max ms", "items/s", "KiB", "celery ÷ run"):
+        table.add_column(column, justify="left" if column == "run" else "right")
+    ratios = {
+        "nunchi_sqlite": result["ratio_sqlite_vs_celery"],
+        "nunchi_kafka": result["ratio_kafka_vs_celery"],
+    }
+    for key in ("nunchi_sqlite", "nunchi_kafka", "celery_redis"):
+        run = result.get(key)
+        if run is None:
+            continue
+        if "error" in run:
+            table.add_row(key, "[red]failed[/]", "", "", "", "", "")
+            continue
+        size = run.get("request_bytes", run.get("queue_bytes", 0))
+        ratio = ratios.get(key)
+        table.add_row(
+            key,
+            f"{run['p50_s'] * 1000:,.0f}",
+            f"{run['min_s'] * 1000:,.0f}",
+            f"{run['max_s'] * 1000:,.0f}",
+            f"{run['items_per_s_p50']:,}",
+            f"{size / 1024:,.0f}",
+            "" if ratio is None else f"{ratio:.1f}x",
+        )
+    return table
+
+
+@app.command()
+def batch(
+    items: Annotated[
+        int, typer.Option("--items", "-n", min=1, max=100_000, help="Items in each batch.")
+    ] = 10_000,
+    repeats: Annotated[
+        int, typer.Option(min=1, max=50, help="Timed batches per run, after one warm-up.")
+    ] = 5,
+    backends: Annotated[
+        str,
+        typer.Option(help="Comma-separated runs: sqlite, kafka (with PostgreSQL), celery."),
+    ] = ",".join(_BACKENDS),
+    redis_url: Annotated[
+        str,
+        typer.Option(help="Redis for Celery (the broker); this database is FLUSHED."),
+    ] = "redis://127.0.0.1:6379/15",
+    postgres_url: Annotated[
+        str,
+        typer.Option(
+            help="PostgreSQL server for the kafka run (a fresh schema is created and dropped); "
+            "default 127.0.0.1:5432/test as postgres or root."
+        ),
+    ] = "",
+    json_only: Annotated[
+        bool, typer.Option("--json-only", help="No progress bars or summary on stderr.")
+    ] = False,
+) -> None:
+    """Batch submit over HTTP: how long `POST /api/v1/batches` with N items takes to answer
+    202, against a `nunchi up --no-workers` process on the sqlite and kafka backends, and how
+    long Celery's `group(...).apply_async()` of N tasks takes on Redis; one JSON line on stdout.
+
+    Exits with 1 when a chosen run failed (its entry then holds "error")."""
+    chosen = _backends(backends)
+    workloads = _workloads("batch_bench")
+    config = workloads.BatchBenchConfig(
+        items=items,
+        repeats=repeats,
+        backends=chosen,
+        redis_url=redis_url,
+        postgres_url=postgres_url,
+    )
+    with _Bars(enabled=not json_only) as bars:
+        result: dict[str, Any] = workloads.run_batch(config, progress=bars)
+    runs = {k: result[k] for k in ("nunchi_sqlite", "nunchi_kafka", "celery_redis") if result[k]}
+    if not json_only:
+        _err.print(_batch_summary(result))
+        for key, run in runs.items():
+            if "error" in run:
+                _err.print(f"[red]{key} failed:[/] {run['error']}")
+    sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+    if any("error" in run for run in runs.values()):
+        raise typer.Exit(code=1)
