@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Start the loopback services the tests use, if they are down. Idempotent.
 # The Kafka-protocol broker is not started here: the tests start their own (tests/fixtures/kafka.py).
+# Also installs Debian's Chromium (with CJK fonts) for the browser tests (tests/e2e/test_browser.py).
 set -euo pipefail
 
 up() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -27,4 +28,7 @@ if ! up 6379; then
     --dir /var/lib/redis --logfile /var/log/redis/ci.log
   wait_port 6379
 fi
-echo "services: postgresql :5432 and redis :6379 up"
+if [ ! -x /usr/bin/chromium ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null
+fi
+echo "services: postgresql :5432 and redis :6379 up; $(/usr/bin/chromium --version 2>/dev/null)"

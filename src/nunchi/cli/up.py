@@ -89,6 +89,9 @@ def register(app: typer.Typer) -> None:
                     "API 키 만들기 / create an API key: "
                     "[cyan]nunchi keys create --name me --scope admin[/]"
                 )
+            # uvicorn shuts down on SIGTERM, then raises it again for the handler it found: the
+            # default one would end the process here, before the stages are stopped below.
+            signal.signal(signal.SIGTERM, lambda *_: None)
             uvicorn.Server(
                 uvicorn.Config(web, host=host, port=port, log_level="info", lifespan="on")
             ).run()
