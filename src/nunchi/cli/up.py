@@ -14,7 +14,7 @@ from nunchi.config import get_settings
 
 __all__ = ["register"]
 
-_err = Console(stderr=True)
+_err = Console(stderr=True, soft_wrap=True)  # a log line stays one line when piped
 
 _LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
