@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import json
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Annotated, Any
@@ -108,31 +109,48 @@ class _Bars:
         self._progress.update(task, completed=done)
 
 
-def _summary(result: dict[str, Any]) -> Table:
-    table = Table(title=f"nunchi bench pipeline: {result['jobs']} no-op jobs")
-    for column in ("run", "jobs/s", "p50 ms", "p99 ms", "submit s", "vs celery"):
+_RUNS = ("nunchi_sqlite", "nunchi_kafka", "celery_redis")
+
+
+def _runs_table(
+    title: str,
+    columns: Sequence[str],
+    result: dict[str, Any],
+    cells: Callable[[dict[str, Any], float | None], list[str]],
+) -> Table:
+    """One row per run of a nunchi-vs-Celery bench: ``cells(run, ratio)`` after the run name;
+    a failed run says so."""
+    table = Table(title=title)
+    for column in ("run", *columns):
         table.add_column(column, justify="left" if column == "run" else "right")
     ratios = {
         "nunchi_sqlite": result["ratio_sqlite_vs_celery"],
         "nunchi_kafka": result["ratio_kafka_vs_celery"],
     }
-    for key in ("nunchi_sqlite", "nunchi_kafka", "celery_redis"):
+    for key in _RUNS:
         run = result.get(key)
         if run is None:
             continue
         if "error" in run:
-            table.add_row(key, "[red]failed[/]", "", "", "", "")
+            table.add_row(key, "[red]failed[/]", *[""] * (len(columns) - 1))
             continue
-        ratio = ratios.get(key)
-        table.add_row(
-            key,
+        table.add_row(key, *cells(run, ratios.get(key)))
+    return table
+
+
+def _summary(result: dict[str, Any]) -> Table:
+    return _runs_table(
+        f"nunchi bench pipeline: {result['jobs']} no-op jobs",
+        ("jobs/s", "p50 ms", "p99 ms", "submit s", "vs celery"),
+        result,
+        lambda run, ratio: [
             f"{run['jobs_per_s']:.0f}",
             f"{run['p50_ms']:.0f}",
             f"{run['p99_ms']:.0f}",
             f"{run['submit_s']:.2f}",
             "" if ratio is None else f"{ratio:.2f}x",
-        )
-    return table
+        ],
+    )
 
 
 @app.command()
@@ -187,12 +205,12 @@ def pipeline(
         result: dict[str, Any] = workloads.run_pipeline(config, progress=bars)
     if not json_only:
         _err.print(_summary(result))
-        for key in ("nunchi_sqlite", "nunchi_kafka", "celery_redis"):
+        for key in _RUNS:
             if result[key] and "error" in result[key]:
                 _err.print(f"[red]{key} failed:[/] {result[key]['error']}")
     sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
     sys.stdout.flush()
-    runs = [result[k] for k in ("nunchi_sqlite", "nunchi_kafka", "celery_redis") if result[k]]
+    runs = [result[k] for k in _RUNS if result[k]]
     if any("error" in run for run in runs):
         raise typer.Exit(code=1)
 
@@ -290,35 +308,20 @@ def text(
 
 
 def _batch_summary(result: dict[str, Any]) -> Table:
-    table = Table(
-        title=f"nunchi bench batch: POST of {result['items']:,} items, "
-        f"{result['repeats']} timed repeats"
-    )
-    for column in ("run", "p50 ms", "min ms", "max ms", "items/s", "KiB", "celery ÷ run"):
-        table.add_column(column, justify="left" if column == "run" else "right")
-    ratios = {
-        "nunchi_sqlite": result["ratio_sqlite_vs_celery"],
-        "nunchi_kafka": result["ratio_kafka_vs_celery"],
-    }
-    for key in ("nunchi_sqlite", "nunchi_kafka", "celery_redis"):
-        run = result.get(key)
-        if run is None:
-            continue
-        if "error" in run:
-            table.add_row(key, "[red]failed[/]", "", "", "", "", "")
-            continue
-        size = run.get("request_bytes", run.get("queue_bytes", 0))
-        ratio = ratios.get(key)
-        table.add_row(
-            key,
+    return _runs_table(
+        f"nunchi bench batch: POST of {result['items']:,} items, "
+        f"{result['repeats']} timed repeats",
+        ("p50 ms", "min ms", "max ms", "items/s", "KiB", "celery ÷ run"),
+        result,
+        lambda run, ratio: [
             f"{run['p50_s'] * 1000:,.0f}",
             f"{run['min_s'] * 1000:,.0f}",
             f"{run['max_s'] * 1000:,.0f}",
             f"{run['items_per_s_p50']:,}",
-            f"{size / 1024:,.0f}",
+            f"{run.get('request_bytes', run.get('queue_bytes', 0)) / 1024:,.0f}",
             "" if ratio is None else f"{ratio:.1f}x",
-        )
-    return table
+        ],
+    )
 
 
 @app.command()
@@ -364,7 +367,7 @@ def batch(
     )
     with _Bars(enabled=not json_only) as bars:
         result: dict[str, Any] = workloads.run_batch(config, progress=bars)
-    runs = {k: result[k] for k in ("nunchi_sqlite", "nunchi_kafka", "celery_redis") if result[k]}
+    runs = {k: result[k] for k in _RUNS if result[k]}
     if not json_only:
         _err.print(_batch_summary(result))
         for key, run in runs.items():
