@@ -1,8 +1,9 @@
 """End to end in a real browser: ``nunchi up`` as its own process (SQLite store and event log
 in a temporary directory, auth off, every stage running), driven by Debian's Chromium
 through Playwright. What a user of the web shell sees: the Korean job list and its filters,
-a job's error and history, the retry button, the English switch, the Operations page, no
-request leaving the machine and untrusted text shown as text.
+a job's error and history, the retry button, a job's webhook deliveries and the redeliver
+button, the English switch, the Operations page, no request leaving the machine and untrusted
+text shown as text.
 
 Chromium is ``/usr/bin/chromium`` (``scripts/services.sh`` installs it with the CJK fonts);
 Playwright never downloads a browser here. Every page is opened in a fresh browser context
@@ -38,6 +39,7 @@ from playwright.sync_api import Response as PageResponse
 from nunchi.jobs.kinds import ECHO
 from tests.fixtures.processes import WorkerProcess, nunchi_command, wait_for
 from tests.fixtures.services import require_service
+from tests.integration.webhooks.receiver import Reply, running_receiver
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -84,6 +86,13 @@ class Server:
     def batch_jobs(self, batch_id: str) -> list[dict[str, Any]]:
         """The jobs of a batch (a first page)."""
         r = self.api.get("/jobs", params={"batch": batch_id})
+        assert r.status_code == 200, r.text
+        items: list[dict[str, Any]] = r.json()["items"]
+        return items
+
+    def deliveries(self) -> list[dict[str, Any]]:
+        """The webhook deliveries (a first page, newest first)."""
+        r = self.api.get("/webhooks/deliveries")
         assert r.status_code == 200, r.text
         items: list[dict[str, Any]] = r.json()["items"]
         return items
@@ -198,6 +207,9 @@ def server(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         OMP_THREAD_LIMIT="1",
         NUNCHI_DATA_DIR=str(root / "data"),
         NUNCHI_AUTH_DISABLED="true",
+        # Webhooks go to a loopback receiver, retried once after a second.
+        NUNCHI_OUTBOUND_ALLOW_HOSTS='["127.0.0.1/32"]',
+        NUNCHI_WEBHOOK_SCHEDULE="[0, 1]",
     )
     args = [*nunchi_command(), "up", "--host", "127.0.0.1", "--port", str(port)]
     proc = WorkerProcess("nunchi-up", args, env, root / "nunchi-up.log")
@@ -434,5 +446,65 @@ def test_untrusted_text_is_shown_as_text(server: Server, tab: Tab) -> None:
     expect(page.locator("main .flash")).to_contain_text(EVIL)
     expect(page.locator("main img, main script")).to_have_count(0)
 
+    assert not [u for u in tab.requests if u.endswith("/x")], "the injected <img> loaded"
+    tab.assert_clean()
+
+
+def test_webhook_is_retried_then_redelivered_by_hand(server: Server, tab: Tab) -> None:
+    page = tab.page
+    first = Reply(500, b"busy " + EVIL.encode())
+    with running_receiver([first], default=Reply(200, b"ok")) as receiver:
+        r = server.api.post(
+            "/jobs",
+            json={
+                "kind": "diagnostic.echo",
+                "input": {"payload": "웹훅"},
+                "callback_url": receiver.url(),
+            },
+        )
+        assert r.status_code == 202, r.text
+        job_id = r.json()["id"]
+
+        def delivered() -> bool:
+            return any(
+                d["subject_id"] == job_id and d["status"] == "delivered"
+                for d in server.deliveries()
+            )
+
+        wait_for(delivered, JOB_TIMEOUT, "the webhook to be delivered", alive=[server.proc])
+        assert receiver.count() == 2  # a 500, then a 200 on the schedule's retry
+
+        tab.open(f"/jobs/{job_id}")
+        section = page.locator("#job-body table.deliveries")
+        expect(section.locator("tbody tr")).to_have_count(1)
+        expect(section.locator(".badge")).to_have_text("전송됨")
+        section.locator("a").first.click()
+
+        expect(page.get_by_role("heading", level=1)).to_contain_text("웹훅 전송")
+        attempts = page.locator("table.attempts tbody tr")
+        expect(attempts).to_have_count(2)
+        expect(attempts.nth(0)).to_contain_text("500")
+        expect(attempts.nth(0)).to_contain_text("자동")
+        expect(attempts.nth(1)).to_contain_text("200")
+        attempts.nth(0).get_by_text("응답 본문 보기").click()
+        expect(attempts.nth(0).locator("pre")).to_have_text("busy " + EVIL)
+        expect(page.locator("main img, main script")).to_have_count(0)
+        expect(page.locator("#delivery-body pre").first).to_contain_text(job_id)  # payload
+
+        page.get_by_role("button", name="다시 보내기").click()  # an htmx post: no navigation
+        expect(page.get_by_role("status")).to_contain_text("다시 보내도록 요청했습니다")
+        wait_for(lambda: receiver.count() == 3, JOB_TIMEOUT, "the redelivery", alive=[server.proc])
+        wait_for(delivered, JOB_TIMEOUT, "the redelivery to be recorded", alive=[server.proc])
+        page.reload()
+        expect(attempts).to_have_count(3)
+        expect(attempts.nth(2)).to_contain_text("수동")
+        expect(attempts.nth(2)).to_contain_text("anonymous")
+        expect(attempts.nth(2)).to_contain_text("200")
+
+    page.get_by_role("navigation").get_by_role("link", name="웹훅", exact=True).click()
+    expect(page).to_have_url(tab.url + "/webhooks")
+    expect(page.locator("#delivery-rows tr").first).to_contain_text("job.succeeded")
+    tab.open("/ops")
+    expect(page.locator('#ops-panel a[href="/webhooks?status=failed"]')).to_have_count(1)
     assert not [u for u in tab.requests if u.endswith("/x")], "the injected <img> loaded"
     tab.assert_clean()

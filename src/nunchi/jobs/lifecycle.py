@@ -218,8 +218,15 @@ def record_dead_letter(
 
 
 def webhook_message(event_type: str, url: str, key: str, payload: Any) -> Message:
-    """A request to deliver one webhook event (``event_id`` is fixed when it is written)."""
-    body = {"event_id": str(uuid.uuid4()), "type": event_type, "url": url, "payload": payload}
+    """A request to deliver one webhook event about the job or batch ``key`` (``event_id``
+    is fixed when it is written)."""
+    body = {
+        "event_id": str(uuid.uuid4()),
+        "type": event_type,
+        "url": url,
+        "payload": payload,
+        "subject_id": key,
+    }
     return Message(WEBHOOKS_DELIVER, json.dumps(body).encode(), key=key.encode())
 
 

@@ -111,3 +111,25 @@ def test_database_from_a_newer_version_is_a_clear_error(engine: Engine) -> None:
         conn.execute(text("UPDATE alembic_version SET version_num = '9999_future'"))
     with pytest.raises(StoreError, match="newer nunchi version"):
         migrate(engine)
+
+
+def test_webhook_subject_is_filled_in_for_older_deliveries(engine: Engine) -> None:
+    migrate(engine, "0003_api_keys")
+    insert = text(
+        "INSERT INTO webhook_deliveries (id, event_id, type, url, payload, status, attempts, "
+        "schedule_step, next_trigger, created_at, updated_at) VALUES (:id, :id, :type, "
+        "'https://hooks.example/h', :payload, 'delivered', 1, 1, 'auto', "
+        "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+    )
+    rows = [
+        ("a" * 32, "job.succeeded", '{"id": "job1", "status": "succeeded"}'),
+        ("b" * 32, "batch.completed", '{"id": "batch1"}'),
+        ("c" * 32, "other.event", '{"id": "not-a-subject"}'),
+    ]
+    with engine.begin() as conn:
+        for id_, type_, payload in rows:
+            conn.execute(insert, {"id": id_, "type": type_, "payload": payload})
+    migrate(engine)
+    with engine.connect() as conn:
+        found = dict(conn.execute(text("SELECT id, subject_id FROM webhook_deliveries")).all())
+    assert found == {"a" * 32: "job1", "b" * 32: "batch1", "c" * 32: None}

@@ -1,5 +1,5 @@
 """Fixtures for the web tests: a real store (SQLite in tmp_path, migrated), a MemoryBus, the
-real JobService and KeyService, and apps built by the real factory."""
+real JobService, WebhookService and KeyService, and apps built by the real factory."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from nunchi.bus.memory import MemoryBus
 from nunchi.config import Settings
 from nunchi.jobs.kinds import KindRegistry, echo_kind
 from nunchi.jobs.service import JobService
+from nunchi.jobs.webhooks import WebhookService
 from nunchi.runtime.stage import RetryPolicy
 from nunchi.store.store import Store, open_store
 from nunchi.web.app import create_app
@@ -73,6 +74,7 @@ def services(store: Store, bus: MemoryBus, registry: KindRegistry, tmp_path: Pat
     jobs = JobService(store.sessions, bus, registry, make_settings(tmp_path))
     return AppServices(
         jobs=jobs,
+        webhooks=WebhookService(store.sessions, bus),
         keys=KeyService(store.sessions),
         sessions=store.sessions,
         bus=bus,

@@ -14,6 +14,8 @@ from nunchi.jobs.webhooks import WebhookRequest, build_body, parse_request
 def test_a_request_round_trips_through_its_message() -> None:
     request = WebhookRequest("evt_1", "job.succeeded", "https://example.com/h", {"텍스트": "좋아"})
     assert parse_request(request.to_json()) == request
+    about = WebhookRequest("evt_2", "job.failed", "https://example.com/h", {}, subject_id="j1")
+    assert parse_request(about.to_json()) == about
 
 
 @pytest.mark.parametrize(
@@ -25,6 +27,7 @@ def test_a_request_round_trips_through_its_message() -> None:
         (b'{"event_id": "e", "type": 3, "url": "u", "payload": {}}', "'type'"),
         (b'{"event_id": "e", "type": "t", "url": "   ", "payload": {}}', "'url'"),
         (b'{"event_id": "e", "type": "t", "url": "u", "payload": null}', "'payload'"),
+        (b'{"event_id": "e", "type": "t", "url": "u", "payload": {}, "subject_id": 7}', "subject"),
     ],
 )
 def test_bad_messages_fail_permanently_saying_what_is_wrong(value: bytes, problem: str) -> None:

@@ -63,11 +63,15 @@ class WebhookRequest:
     type: str
     url: str
     payload: dict[str, Any]
+    subject_id: str | None = None
+    """The job or batch the event is about, if any (shown with that job or batch)."""
 
     def to_json(self) -> bytes:
         """The message value for ``webhooks.deliver``."""
         doc: dict[str, Any] = {"event_id": self.event_id, "type": self.type, "url": self.url}
         doc["payload"] = self.payload
+        if self.subject_id is not None:
+            doc["subject_id"] = self.subject_id
         return json.dumps(doc, ensure_ascii=False).encode("utf-8")
 
 
@@ -86,9 +90,14 @@ def parse_request(value: bytes) -> WebhookRequest:
             problems.append(f"'{name}' must be a non-empty string of at most {limit} characters")
     if not isinstance(data.get("payload"), dict):
         problems.append("'payload' must be a JSON object")
+    subject = data.get("subject_id")
+    if subject is not None and (not isinstance(subject, str) or len(subject) > _MAX_EVENT_ID):
+        problems.append(f"'subject_id' must be a string of at most {_MAX_EVENT_ID} characters")
     if problems:
         raise PermanentError("bad webhook request: " + "; ".join(problems))
-    return WebhookRequest(data["event_id"], data["type"], data["url"], data["payload"])
+    return WebhookRequest(
+        data["event_id"], data["type"], data["url"], data["payload"], subject or None
+    )
 
 
 def build_body(event_type: str, created_at: datetime, payload: Any) -> bytes:
@@ -185,6 +194,7 @@ class WebhookDeliverer:
             "event_id": request.event_id,
             "type": request.type,
             "url": request.url,
+            "subject_id": request.subject_id,
             "payload": request.payload,
             "status": "pending",
             "attempts": 0,

@@ -42,6 +42,8 @@ class WebhookDelivery(Base):
     """Sent as ``webhook-id``; the same on every attempt so receivers can de-duplicate."""
     type: Mapped[str] = mapped_column(String(100))
     url: Mapped[str] = mapped_column(String(2048))
+    subject_id: Mapped[str | None] = mapped_column(String(200))
+    """The job or batch the event is about (None for other events)."""
     payload: Mapped[Any] = mapped_column(JSONDocument)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -64,6 +66,7 @@ class WebhookDelivery(Base):
         CheckConstraint(f"next_trigger IN ({_in(TRIGGERS)})", name="next_trigger"),
         Index("ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
         Index("ix_webhook_deliveries_status_id", "status", "id"),
+        Index("ix_webhook_deliveries_subject_id_id", "subject_id", "id"),
     )
 
 

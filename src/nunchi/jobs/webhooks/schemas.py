@@ -41,6 +41,7 @@ class DeliveryInfo(BaseModel):
     event_id: str = Field(description="Sent as the webhook-id header")
     type: str
     url: str
+    subject_id: str | None = Field(description="The job or batch the event is about")
     status: Literal["pending", "delivered", "failed"]
     attempts: int
     next_attempt_at: datetime | None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from nunchi.bus.base import Bus
@@ -38,9 +38,15 @@ class WebhookService:
         self.bus = bus
 
     def list_deliveries(
-        self, *, status: str | None = None, cursor: str | None = None, limit: int = 50
+        self,
+        *,
+        status: str | None = None,
+        subject_id: str | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
     ) -> DeliveryPage:
-        """Deliveries newest first, optionally only those in ``status``.
+        """Deliveries newest first, optionally only those in ``status`` or about the job or
+        batch ``subject_id``.
 
         ``cursor`` is the ``next_cursor`` of the previous page."""
         if status is not None and status not in DELIVERY_STATUSES:
@@ -52,6 +58,8 @@ class WebhookService:
         query = select(WebhookDelivery).order_by(WebhookDelivery.id.desc()).limit(limit + 1)
         if status is not None:
             query = query.where(WebhookDelivery.status == status)
+        if subject_id is not None:
+            query = query.where(WebhookDelivery.subject_id == subject_id)
         if cursor:
             query = query.where(WebhookDelivery.id < _check_id(cursor, "cursor"))
         with self.sessions() as s:
@@ -59,6 +67,15 @@ class WebhookService:
         more = len(rows) > limit
         items = [DeliveryInfo.of(r) for r in rows[:limit]]
         return DeliveryPage(items=items, next_cursor=items[-1].id if more else None)
+
+    def counts(self) -> dict[str, int]:
+        """How many deliveries are in each state (every state present)."""
+        with self.sessions() as s:
+            rows = s.execute(
+                select(WebhookDelivery.status, func.count()).group_by(WebhookDelivery.status)
+            ).all()
+        found = {str(status): int(n) for status, n in rows}
+        return {status: found.get(status, 0) for status in DELIVERY_STATUSES}
 
     def get(self, delivery_id: str) -> DeliveryDetail:
         """One delivery with its payload and attempts; raises :class:`NotFound`."""
@@ -108,7 +125,7 @@ class WebhookService:
             ).one_or_none()
             if row is None:
                 raise NotFound(f"no webhook delivery {delivery_id}")
-            request = WebhookRequest(row.event_id, row.type, row.url, row.payload)
+            request = WebhookRequest(row.event_id, row.type, row.url, row.payload, row.subject_id)
             info = DeliveryInfo.of(row)
         try:
             self.bus.publish(

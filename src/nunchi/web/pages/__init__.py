@@ -1,6 +1,7 @@
-"""The HTML pages (Korean first): jobs, batches, operations, login.
+"""The HTML pages (Korean first): jobs, batches, webhook deliveries, operations, login.
 
-Pages call the same services as the API (``app.state.jobs``, the worker-stats provider);
+Pages call the same services as the API (``app.state.jobs``, ``app.state.webhooks``, the
+worker-stats provider);
 templates live in ``nunchi/web/templates`` and always autoescape.
 """
 
@@ -11,6 +12,7 @@ from fastapi import APIRouter
 from nunchi.web.pages.jobs import jobs_pages_router
 from nunchi.web.pages.login import login_pages_router
 from nunchi.web.pages.ops import ops_pages_router
+from nunchi.web.pages.webhooks import webhooks_pages_router
 
 __all__ = ["pages_router"]
 
@@ -19,6 +21,7 @@ def pages_router() -> APIRouter:
     """Every page route (left out of the OpenAPI schema)."""
     router = APIRouter(include_in_schema=False)
     router.include_router(jobs_pages_router())
+    router.include_router(webhooks_pages_router())
     router.include_router(ops_pages_router())
     router.include_router(login_pages_router())
     return router

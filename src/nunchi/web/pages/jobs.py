@@ -10,15 +10,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from nunchi.errors import InvalidInput, StoreError
-from nunchi.web.i18n import Translator, choose_language
-from nunchi.web.pages.rendering import is_htmx, render
+from nunchi.web.pages.rendering import is_htmx, query_filter, render, translator
 from nunchi.web.pages.security import check_csrf, page_actor
 from nunchi.web.pages.views import JOB_STATUSES, batch_view, job_view, page_view
+from nunchi.web.pages.webhooks import subject_deliveries
 
 __all__ = ["PAGE_SIZE", "jobs_pages_router"]
 
 PAGE_SIZE = 50
-_FILTER_MAX = 200
 
 
 def _jobs(request: Request) -> Any:
@@ -26,18 +25,6 @@ def _jobs(request: Request) -> Any:
     if jobs is None:
         raise StoreError("the jobs service is not configured in this process")
     return jobs
-
-
-def _filter(value: str | None, name: str) -> str | None:
-    value = (value or "").strip()
-    if len(value) > _FILTER_MAX:
-        raise InvalidInput(f"the {name} filter is {len(value)} characters; at most {_FILTER_MAX}")
-    return value or None
-
-
-def _t(request: Request) -> Translator:
-    settings = request.app.state.settings
-    return Translator(choose_language(request, settings.default_language).lang)
 
 
 def jobs_pages_router() -> APIRouter:
@@ -57,9 +44,9 @@ def jobs_pages_router() -> APIRouter:
         cursor: str | None = None,
     ) -> Response:
         filters = {
-            "status": _filter(status, "status"),
-            "kind": _filter(kind, "kind"),
-            "batch": _filter(batch, "batch"),
+            "status": query_filter(status, "status"),
+            "kind": query_filter(kind, "kind"),
+            "batch": query_filter(batch, "batch"),
         }
         if filters["status"] is not None and filters["status"] not in JOB_STATUSES:
             raise InvalidInput(
@@ -69,7 +56,7 @@ def jobs_pages_router() -> APIRouter:
             status=filters["status"],
             kind=filters["kind"],
             batch=filters["batch"],
-            cursor=_filter(cursor, "cursor"),
+            cursor=query_filter(cursor, "cursor"),
             limit=PAGE_SIZE,
         )
         context = {
@@ -84,7 +71,8 @@ def jobs_pages_router() -> APIRouter:
     @router.get("/jobs/{job_id}")
     def job_page(request: Request, job_id: str) -> Response:
         job = job_view(_jobs(request).get(job_id))
-        return render(request, "job.html", {"job": job, "flash": None})
+        webhooks = subject_deliveries(request, job["id"], job["callback_url"])
+        return render(request, "job.html", {"job": job, "webhooks": webhooks, "flash": None})
 
     @router.post("/jobs/{job_id}/retry")
     async def retry_job(request: Request, job_id: str) -> Response:
@@ -95,15 +83,21 @@ def jobs_pages_router() -> APIRouter:
         if not is_htmx(request):
             return RedirectResponse(f"/jobs/{job_id}", status_code=303)
         job = job_view(await run_in_threadpool(service.get, job_id))
-        flash = {"kind": "ok", "text": _t(request)("job.retried")}
-        return render(request, "_job_body.html", {"job": job, "flash": flash})
+        webhooks = await run_in_threadpool(
+            subject_deliveries, request, job["id"], job["callback_url"]
+        )
+        flash = {"kind": "ok", "text": translator(request)("job.retried")}
+        context = {"job": job, "webhooks": webhooks, "flash": flash}
+        return render(request, "_job_body.html", context)
 
     @router.get("/batches/{batch_id}")
     def batch_page(request: Request, batch_id: str) -> Response:
         service = _jobs(request)
         batch = batch_view(service.get_batch(batch_id))
         page = page_view(service.list(batch=batch_id, limit=PAGE_SIZE))
-        return render(request, "batch.html", {"batch": batch, "page": page, "flash": None})
+        webhooks = subject_deliveries(request, batch["id"], batch["callback_url"])
+        context = {"batch": batch, "page": page, "webhooks": webhooks, "flash": None}
+        return render(request, "batch.html", context)
 
     @router.post("/batches/{batch_id}/retry-failed")
     async def retry_batch(request: Request, batch_id: str) -> Response:
@@ -117,8 +111,12 @@ def jobs_pages_router() -> APIRouter:
         page = page_view(
             await run_in_threadpool(lambda: service.list(batch=batch_id, limit=PAGE_SIZE))
         )
+        webhooks = await run_in_threadpool(
+            subject_deliveries, request, batch["id"], batch["callback_url"]
+        )
         count = getattr(retried, "retried", retried)  # an int, or a RetriedCount
-        flash = {"kind": "ok", "text": _t(request)("batch.retried", n=count)}
-        return render(request, "_batch_body.html", {"batch": batch, "page": page, "flash": flash})
+        flash = {"kind": "ok", "text": translator(request)("batch.retried", n=count)}
+        context = {"batch": batch, "page": page, "webhooks": webhooks, "flash": flash}
+        return render(request, "_batch_body.html", context)
 
     return router

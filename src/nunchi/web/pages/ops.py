@@ -1,5 +1,5 @@
-"""The Operations page: per-stage counters from the worker and job counts by kind and
-status, refreshed by htmx every few seconds."""
+"""The Operations page: per-stage counters from the worker, job counts by kind and status
+and webhook deliveries by state, refreshed by htmx every few seconds."""
 
 from __future__ import annotations
 
@@ -20,11 +20,13 @@ REFRESH_SECONDS = 5
 def _panel(request: Request) -> dict[str, Any]:
     provider = getattr(request.app.state, "worker_stats", None)
     jobs = getattr(request.app.state, "jobs", None)
+    webhooks = getattr(request.app.state, "webhooks", None)
     return {
         "has_worker": provider is not None,
         "stages": stage_rows(provider() if provider is not None else None),
         "has_jobs": jobs is not None,
         "counts": count_table(jobs.counts() if jobs is not None else {}),
+        "webhook_counts": webhooks.counts() if webhooks is not None else None,
         "updated_at": datetime.now(UTC),
         "refresh_seconds": REFRESH_SECONDS,
     }

@@ -15,6 +15,7 @@ from starlette.responses import HTMLResponse, Response
 
 from nunchi import __version__
 from nunchi.config import Settings
+from nunchi.errors import InvalidInput
 from nunchi.web.i18n import (
     LANG_COOKIE,
     SUPPORTED_LANGUAGES,
@@ -185,3 +186,21 @@ def html_error_renderer(request: Request, status: int, error: Mapping[str, Any])
         return None
     template = "_error.html" if is_htmx(request) else "error.html"
     return render(request, template, {"status": status, "error": dict(error)}, status=status)
+
+
+FILTER_MAX = 200
+"""Longest value a page's filter or cursor query parameter may have."""
+
+
+def query_filter(value: str | None, name: str) -> str | None:
+    """A page's query parameter, stripped; None when empty; :class:`InvalidInput` if too long."""
+    value = (value or "").strip()
+    if len(value) > FILTER_MAX:
+        raise InvalidInput(f"the {name} filter is {len(value)} characters; at most {FILTER_MAX}")
+    return value or None
+
+
+def translator(request: Request) -> Translator:
+    """The translator for the language this request is answered in."""
+    settings = request.app.state.settings
+    return Translator(choose_language(request, settings.default_language).lang)

@@ -24,6 +24,7 @@ from nunchi.web.keys import ANONYMOUS, KeyService, Principal
 __all__ = [
     "ACTION_SCOPE",
     "CSRF_COOKIE",
+    "REDELIVER_SCOPE",
     "SESSION_COOKIE",
     "SESSION_TTL",
     "check_csrf",
@@ -37,6 +38,8 @@ SESSION_COOKIE = "nunchi_session"
 SESSION_TTL = timedelta(hours=12)
 ACTION_SCOPE = "submit"
 """Scope a page action (retry) needs, the same as the API's retry routes."""
+REDELIVER_SCOPE = "admin"
+"""Scope the redeliver button needs, the same as the API's redeliver route."""
 
 log = logging.getLogger("nunchi.web")
 
@@ -90,18 +93,18 @@ def viewer(request: Request) -> Principal | None:
     return found
 
 
-def page_actor(request: Request) -> Principal:
+def page_actor(request: Request, scope: str = ACTION_SCOPE) -> Principal:
     """Who performs a page action: anyone while auth is disabled, else the logged-in key,
-    which must grant :data:`ACTION_SCOPE`."""
+    which must grant ``scope`` (the scope the API's route for the same action needs)."""
     settings: Settings = request.app.state.settings
     if settings.auth_disabled:
         return ANONYMOUS
     principal = viewer(request)
     if principal is None:
         raise Unauthorized("log in with an API key on /login to do this")
-    if not principal.allows(ACTION_SCOPE):
+    if not principal.allows(scope):
         raise Forbidden(
-            f"the key '{principal.name}' lacks the '{ACTION_SCOPE}' scope needed for this action"
+            f"the key '{principal.name}' lacks the '{scope}' scope needed for this action"
         )
     return principal
 

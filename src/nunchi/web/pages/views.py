@@ -12,10 +12,13 @@ from typing import Any
 from nunchi.web.pages.rendering import plain
 
 __all__ = [
+    "DELIVERY_STATUSES",
     "EVENT_TYPES",
     "JOB_STATUSES",
     "batch_view",
     "count_table",
+    "delivery_page_view",
+    "delivery_view",
     "job_view",
     "page_view",
     "stage_rows",
@@ -25,6 +28,7 @@ JOB_STATUSES: tuple[str, ...] = ("queued", "running", "succeeded", "failed")
 EVENT_TYPES: tuple[str, ...] = (
     "queued", "started", "attempt_failed", "succeeded", "dead_lettered", "retried",
 )  # fmt: skip
+DELIVERY_STATUSES: tuple[str, ...] = ("pending", "delivered", "failed")
 _STAGE_FIELDS = ("processed", "failed", "retried", "dead_lettered", "in_flight", "lag")
 
 
@@ -164,3 +168,61 @@ def count_table(counts: Any) -> dict[str, Any]:
             totals[s] += n
         rows.append({"kind": kind, "counts": by_status, "total": sum(by_status.values())})
     return {"statuses": statuses, "rows": rows, "totals": totals, "total": sum(totals.values())}
+
+
+def _attempt_view(attempt: Any) -> dict[str, Any]:
+    a = plain(attempt)
+    return {
+        "attempt_no": a.get("attempt_no") or 0,
+        "at": a.get("at"),
+        "status_code": a.get("status_code"),
+        "error": a.get("error"),
+        "duration_ms": a.get("duration_ms"),
+        "response_excerpt": a.get("response_excerpt"),
+        "trigger": str(a.get("trigger") or "auto"),
+        "actor": a.get("actor"),
+    }
+
+
+def _subject_url(event_type: str, subject_id: Any) -> str | None:
+    """The page of the job or batch an event is about (None when unknown)."""
+    if not subject_id:
+        return None
+    if event_type.startswith("job."):
+        return f"/jobs/{subject_id}"
+    if event_type.startswith("batch."):
+        return f"/batches/{subject_id}"
+    return None
+
+
+def delivery_view(delivery: Any) -> dict[str, Any]:
+    """A webhook delivery (``DeliveryInfo``/``DeliveryDetail`` or a mapping); ``payload`` and
+    ``history`` are None/empty for a list item."""
+    d = plain(delivery)
+    event_type = str(d.get("type", ""))
+    return {
+        "id": str(d.get("id", "")),
+        "event_id": str(d.get("event_id", "")),
+        "type": event_type,
+        "url": str(d.get("url", "")),
+        "subject_id": d.get("subject_id"),
+        "subject_url": _subject_url(event_type, d.get("subject_id")),
+        "status": str(d.get("status", "")),
+        "attempts": d.get("attempts") or 0,
+        "next_attempt_at": d.get("next_attempt_at"),
+        "last_status_code": d.get("last_status_code"),
+        "last_error": d.get("last_error"),
+        "created_at": d.get("created_at"),
+        "delivered_at": d.get("delivered_at"),
+        "payload": d.get("payload"),
+        "history": [_attempt_view(a) for a in d.get("history") or []],
+    }
+
+
+def delivery_page_view(page: Any) -> dict[str, Any]:
+    """A page of deliveries: ``items`` (delivery views) and ``next_cursor``."""
+    d = plain(page)
+    return {
+        "items": [delivery_view(i) for i in d.get("items") or []],
+        "next_cursor": d.get("next_cursor"),
+    }
