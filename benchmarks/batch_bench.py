@@ -40,6 +40,7 @@ from benchmarks.pipeline import (
     backend_env,
     machine_info,
     nunchi_argv,
+    quiet,
 )
 
 __all__ = ["BatchBenchConfig", "run_batch", "run_celery_submit", "run_nunchi_submit", "spread"]
@@ -48,10 +49,6 @@ _KEY = re.compile(r"^(nk_\S+)$", re.M)
 """The plaintext key on the stdout of ``nunchi keys create``."""
 _CELERY_QUEUE = "celery"
 """Celery's default queue: a Redis list of that name."""
-
-
-def _quiet(label: str, done: int, total: int) -> None:
-    """A Progress that shows nothing."""
 
 
 @dataclass(frozen=True)
@@ -215,7 +212,7 @@ def _measure(
 
 
 def run_nunchi_submit(
-    backend: str, config: BatchBenchConfig, progress: Progress = _quiet
+    backend: str, config: BatchBenchConfig, progress: Progress = quiet
 ) -> dict[str, Any]:
     """Time batch submits over HTTP on nunchi with the ``sqlite`` or ``kafka`` backend; the
     figures and a description of the setup. Everything it started or created is removed."""
@@ -236,7 +233,7 @@ def run_nunchi_submit(
 # -- the Celery peer --------------------------------------------------------------------------
 
 
-def run_celery_submit(config: BatchBenchConfig, progress: Progress = _quiet) -> dict[str, Any]:
+def run_celery_submit(config: BatchBenchConfig, progress: Progress = quiet) -> dict[str, Any]:
     """Time ``group(task.s(i) for i in range(N)).apply_async()`` on Redis (no worker runs);
     after each, the queue must hold N messages, and is purged. The Redis database of
     ``config.redis_url`` is flushed before and after."""
@@ -301,7 +298,7 @@ def _ratio(ours: dict[str, Any] | None, celery: dict[str, Any] | None) -> float 
     return round(float(celery["p50_s"]) / float(ours["p50_s"]), 2)
 
 
-def run_batch(config: BatchBenchConfig, progress: Progress = _quiet) -> dict[str, Any]:
+def run_batch(config: BatchBenchConfig, progress: Progress = quiet) -> dict[str, Any]:
     """Run every chosen backend in turn; the one JSON object ``nunchi bench batch`` prints.
 
     A backend that cannot run gets ``{"error": ...}`` and the others still run."""

@@ -16,16 +16,12 @@ import time
 from typing import Any
 
 from benchmarks._proc import Proc, ensure_alive, wait_for
-from benchmarks.pipeline import Progress, repo_root, summarize
+from benchmarks.pipeline import Progress, quiet, repo_root, summarize
 
 __all__ = ["redis_client", "redis_durability", "run_celery"]
 
 _READY_TIMEOUT = 60.0
 _POLL = 0.1
-
-
-def _quiet(label: str, done: int, total: int) -> None:
-    """A Progress that shows nothing."""
 
 
 def redis_client(redis_url: str) -> Any:
@@ -67,7 +63,7 @@ def run_celery(
     redis_url: str,
     log: str = "",
     *,
-    progress: Progress = _quiet,
+    progress: Progress = quiet,
     timeout: float = 600.0,
 ) -> dict[str, Any]:
     """Start a Celery worker, send ``n`` no-op tasks, wait for every result; the figures:

@@ -47,6 +47,7 @@ __all__ = [
     "backend_env",
     "machine_info",
     "nunchi_argv",
+    "quiet",
     "repo_root",
     "run_nunchi",
     "run_pipeline",
@@ -69,7 +70,7 @@ Progress = Callable[[str, int, int], None]
 """``progress(label, done, total)``; ``total == 0`` announces a phase without a count."""
 
 
-def _quiet(label: str, done: int, total: int) -> None:
+def quiet(label: str, done: int, total: int) -> None:
     """A Progress that shows nothing."""
 
 
@@ -369,7 +370,7 @@ def _measure(
 
 
 def run_nunchi(
-    backend: str, config: BenchConfig, progress: Progress = _quiet
+    backend: str, config: BenchConfig, progress: Progress = quiet
 ) -> dict[str, Any]:
     """Run the workload on nunchi with the ``sqlite`` or ``kafka`` backend; the figures and a
     description of the setup. Everything it started or created is removed after."""
@@ -406,7 +407,7 @@ def machine_info() -> dict[str, Any]:
     }
 
 
-def run_pipeline(config: BenchConfig, progress: Progress = _quiet) -> dict[str, Any]:
+def run_pipeline(config: BenchConfig, progress: Progress = quiet) -> dict[str, Any]:
     """Run every chosen backend in turn; the one JSON object ``nunchi bench pipeline`` prints.
 
     A backend that cannot run (a service missing, a worker crashing) gets ``{"error": ...}``

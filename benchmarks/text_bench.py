@@ -27,7 +27,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_
 
 import contextlib  # noqa: E402 - the thread limits above must be set before numpy loads
 import importlib  # noqa: E402
-import platform  # noqa: E402
 import random  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
@@ -39,6 +38,7 @@ from importlib import metadata  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
+from benchmarks.pipeline import Progress, machine_info, quiet  # noqa: E402
 from benchmarks.text_models import chat_messages, throughput  # noqa: E402
 
 __all__ = [
@@ -60,12 +60,6 @@ OBFUSCATE_SEED = 1
 """The split and the evasions of the model card (``train_profanity.train`` with seed 0)."""
 _KEYWORD_MESSAGES = 3_000
 
-Progress = Callable[[str, int, int], None]
-"""``progress(label, done, total)``; ``total == 0`` announces a phase without a count."""
-
-
-def _quiet(label: str, done: int, total: int) -> None:
-    """A Progress that shows nothing."""
 
 
 def default_data() -> Path:
@@ -273,14 +267,14 @@ def _profanity(config: TextBenchConfig, chat: list[str], progress: Progress) -> 
     return result
 
 
-def run_text(config: TextBenchConfig, progress: Progress = _quiet) -> dict[str, Any]:
+def run_text(config: TextBenchConfig, progress: Progress = quiet) -> dict[str, Any]:
     """The one JSON object ``nunchi bench text`` prints: speed of every text model on chat
     lines, and profanity quality and speed for nunchi and korcen on the same rows.
 
     A detector that fails gets ``{"error": ...}`` and the rest still runs."""
     from benchmarks import text_models
 
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    machine = machine_info()
     chat = chat_messages(config.messages)
     with _one_thread():
         progress("text models: msgs/s on chat lines (sentiment, profanity, keywords)", 0, 0)
@@ -294,12 +288,7 @@ def run_text(config: TextBenchConfig, progress: Progress = _quiet) -> dict[str, 
         profanity = _profanity(config, chat, progress)
     return {
         "bench": "text",
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "system": platform.platform(terse=True),
-            "load_1m_at_start": round(load, 2) if load is not None else None,
-        },
+        "machine": machine,
         "config": {
             "messages": config.messages,
             "avg_chars": round(statistics.mean(len(m) for m in chat), 1),

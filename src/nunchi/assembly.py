@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from nunchi.bus import Bus, open_bus
+from nunchi.bus import Bus, open_configured_bus
 from nunchi.config import Settings
 from nunchi.errors import InvalidInput
 from nunchi.jobs.kinds import DEFAULT_REGISTRY, KindRegistry
@@ -142,7 +142,7 @@ def open_platform(settings: Settings, registry: KindRegistry | None = None) -> P
     bus: Bus | None = None
     client: GuardedClient | None = None
     try:
-        bus = open_bus(settings.bus_url, retention_hours=settings.bus_retention_hours)
+        bus = open_configured_bus(settings)
         registry = registry or DEFAULT_REGISTRY
         jobs = JobService(store.sessions, bus, registry, settings, blobs=store.blobs)
         client = GuardedClient.from_settings(settings)

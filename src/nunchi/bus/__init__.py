@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from nunchi.bus.base import Bus, Consumer, Message, Record
 from nunchi.bus.topics import dlq_topic, is_dlq, job_requested
+
+if TYPE_CHECKING:
+    from nunchi.config import Settings
 
 __all__ = [
     "Bus",
@@ -14,7 +19,13 @@ __all__ = [
     "is_dlq",
     "job_requested",
     "open_bus",
+    "open_configured_bus",
 ]
+
+
+def open_configured_bus(settings: Settings) -> Bus:
+    """The event log named by ``settings`` (``bus_url``, ``bus_retention_hours``)."""
+    return open_bus(settings.bus_url, retention_hours=settings.bus_retention_hours)
 
 
 def open_bus(url: str, *, retention_hours: float = 0.0) -> Bus:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-from contextlib import nullcontext
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -183,7 +182,6 @@ def retry(
         raise _fail(e) from e
 
 
-_FINAL = ("succeeded", "failed")
 _NOT_FINISHED = "not finished in time: is `nunchi up` or a `nunchi worker` running for this kind?"
 
 
@@ -213,24 +211,25 @@ def _read_items(path: Path) -> list[dict[str, Any]]:
     return items
 
 
-def _wait_job(service: JobService, job_id: str, deadline: float, quiet: bool) -> str:
+def _wait_job(service: JobService, job_id: str, deadline: float) -> str:
     """Poll until the job is final or the deadline passes; returns its last status."""
-    err = Console(stderr=True)
-    with err.status(f"waiting for job {job_id}", spinner="dots") if not quiet else nullcontext():
+    from nunchi.jobs.models import FINAL_STATUSES
+
+    with Console(stderr=True).status(f"waiting for job {job_id}", spinner="dots"):
         while True:
             status = service.get(job_id).status
-            if status in _FINAL or time.monotonic() >= deadline:
+            if status in FINAL_STATUSES or time.monotonic() >= deadline:
                 return status
             time.sleep(_POLL_S)
 
 
-def _wait_batch(service: JobService, batch_id: str, deadline: float, quiet: bool) -> BatchOut:
+def _wait_batch(service: JobService, batch_id: str, deadline: float) -> BatchOut:
     """Poll with a progress bar (stderr) until every job of the batch is final or the deadline
     passes; returns the batch as last read."""
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("[red]{task.fields[failed]} failed"), TimeElapsedColumn())
     batch = service.get_batch(batch_id)
-    with Progress(*columns, console=Console(stderr=True), disable=quiet) as bar:
+    with Progress(*columns, console=Console(stderr=True)) as bar:
         task = bar.add_task(f"batch {batch_id[:12]}…", total=batch.total, failed=0)
         while True:
             done = batch.counts.succeeded + batch.counts.failed
@@ -241,25 +240,28 @@ def _wait_batch(service: JobService, batch_id: str, deadline: float, quiet: bool
             batch = service.get_batch(batch_id)
 
 
-def _job_exit(job_id: str, status: str) -> None:
-    """Print the job's final status; exit 1 if it failed, 3 if it is not final."""
-    _console().print(f"job {job_id} {_status(status)}", highlight=False)
-    if status not in _FINAL:
+def _await(
+    service: JobService, deadline: float, *, job_id: str | None = None,
+    batch_id: str | None = None,
+) -> None:
+    """Wait for the job or the batch, print how it ended; exit 1 if a job failed, 3 if some
+    job is not final by ``deadline``."""
+    if batch_id is not None:
+        batch = _wait_batch(service, batch_id, deadline)
+        counts = batch.counts
+        unfinished, failed = counts.queued + counts.running, counts.failed
+        _console().print(
+            f"batch {batch.id}: {counts.succeeded} succeeded, {failed} failed, "
+            f"{unfinished} not finished, of {batch.total}", highlight=False)
+    else:
+        assert job_id is not None
+        status = _wait_job(service, job_id, deadline)
+        unfinished, failed = int(status in ("queued", "running")), int(status == "failed")
+        _console().print(f"job {job_id} {_status(status)}", highlight=False)
+    if unfinished:
         Console(stderr=True).print(_NOT_FINISHED)
         raise typer.Exit(code=3)
-    if status == "failed":
-        raise typer.Exit(code=1)
-
-
-def _batch_exit(batch: BatchOut) -> None:
-    counts = batch.counts
-    _console().print(
-        f"batch {batch.id}: {counts.succeeded} succeeded, {counts.failed} failed, "
-        f"{counts.queued + counts.running} not finished, of {batch.total}", highlight=False)
-    if counts.queued + counts.running:
-        Console(stderr=True).print(_NOT_FINISHED)
-        raise typer.Exit(code=3)
-    if counts.failed:
+    if failed:
         raise typer.Exit(code=1)
 
 
@@ -296,14 +298,14 @@ def submit(
                 job = service.submit(kind, data, callback_url=callback_url, actor=actor)
                 _console().print(f"job {job.id} queued", highlight=False)
                 if wait:
-                    _job_exit(job.id, _wait_job(service, job.id, deadline, quiet=False))
+                    _await(service, deadline, job_id=job.id)
                 return
             batch_items = _read_items(items) if items is not None else [data] * repeat
             batch = service.submit_batch(kind, batch_items, callback_url=callback_url,
                                          actor=actor)
             _console().print(f"batch {batch.id} queued: {batch.total} job(s)", highlight=False)
             if wait:
-                _batch_exit(_wait_batch(service, batch.id, deadline, quiet=False))
+                _await(service, deadline, batch_id=batch.id)
     except NunchiError as e:
         raise _fail(e) from e
 
@@ -323,11 +325,6 @@ def wait_for(
 
     try:
         with open_job_service() as service:
-            deadline = time.monotonic() + timeout
-            if batch is not None:
-                _batch_exit(_wait_batch(service, batch, deadline, quiet=False))
-                return
-            assert job_id is not None
-            _job_exit(job_id, _wait_job(service, job_id, deadline, quiet=False))
+            _await(service, time.monotonic() + timeout, job_id=job_id, batch_id=batch)
     except NunchiError as e:
         raise _fail(e) from e

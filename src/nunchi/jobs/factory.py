@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from nunchi.bus import open_bus
+from nunchi.bus import open_configured_bus
 from nunchi.config import Settings, get_settings
 from nunchi.jobs.kinds import KindRegistry
 from nunchi.jobs.service import JobService
@@ -23,7 +23,7 @@ def open_job_service(
     settings = settings or get_settings()
     store = open_store(settings)
     try:
-        bus = open_bus(settings.bus_url, retention_hours=settings.bus_retention_hours)
+        bus = open_configured_bus(settings)
         try:
             yield JobService(store.sessions, bus, registry, settings, blobs=store.blobs)
         finally:

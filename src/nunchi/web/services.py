@@ -109,14 +109,14 @@ def build_services(
     settings: Settings, *, worker_stats: WorkerStatsProvider | None = None
 ) -> AppServices:
     """Open the store (migrated), the bus and every service from ``settings``."""
-    from nunchi.bus import open_bus
+    from nunchi.bus import open_configured_bus
     from nunchi.store.store import open_store
 
     store = open_store(settings)
     services = AppServices(sessions=store.sessions, worker_stats=worker_stats)
     services.closers.append(store.close)
     try:
-        bus = open_bus(settings.bus_url, retention_hours=settings.bus_retention_hours)
+        bus = open_configured_bus(settings)
         services.bus = bus
         services.closers.append(bus.close)
         services.keys = KeyService(store.sessions)

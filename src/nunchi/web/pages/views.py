@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from nunchi.jobs.webhooks.models import DELIVERY_STATUSES
 from nunchi.web.pages.rendering import plain
 
 __all__ = [
@@ -28,7 +29,6 @@ JOB_STATUSES: tuple[str, ...] = ("queued", "running", "succeeded", "failed")
 EVENT_TYPES: tuple[str, ...] = (
     "queued", "started", "attempt_failed", "succeeded", "dead_lettered", "retried",
 )  # fmt: skip
-DELIVERY_STATUSES: tuple[str, ...] = ("pending", "delivered", "failed")
 _STAGE_FIELDS = ("processed", "failed", "retried", "dead_lettered", "in_flight", "lag")
 
 
