@@ -2,7 +2,7 @@
 
 Revision ID: 0004_webhook_subject
 Revises: 0003_api_keys
-Create Date: 2025-01-04
+Create Date: 2026-11-30
 """
 
 from __future__ import annotations
