@@ -36,12 +36,21 @@ _STATUS_STYLE = {
 }
 
 
+_err = Console(stderr=True)
+
+
+def _one_of(job_id: str | None, batch: str | None) -> None:
+    if (job_id is None) == (batch is None):
+        _err.print("error: give a job id or --batch ID (not both)")
+        raise typer.Exit(code=2)
+
+
 def _console() -> Console:
     return Console(soft_wrap=False)
 
 
 def _fail(e: NunchiError) -> typer.Exit:
-    Console(stderr=True).print(f"[bold red]error:[/] {e}", markup=True, highlight=False)
+    _err.print(f"[bold red]error:[/] {e}", markup=True, highlight=False)
     return typer.Exit(code=2 if e.status < 500 else 1)
 
 
@@ -164,9 +173,7 @@ def retry(
     actor: Annotated[str, typer.Option(help="Who is retrying (recorded in the history).")] = "cli",
 ) -> None:
     """Queue a failed job again, or every failed job of a batch (--batch ID)."""
-    if (job_id is None) == (batch is None):
-        Console(stderr=True).print("error: give a job id or --batch ID (not both)")
-        raise typer.Exit(code=2)
+    _one_of(job_id, batch)
     from nunchi.jobs.factory import open_job_service
 
     try:
@@ -215,7 +222,7 @@ def _wait_job(service: JobService, job_id: str, deadline: float) -> str:
     """Poll until the job is final or the deadline passes; returns its last status."""
     from nunchi.jobs.models import FINAL_STATUSES
 
-    with Console(stderr=True).status(f"waiting for job {job_id}", spinner="dots"):
+    with _err.status(f"waiting for job {job_id}", spinner="dots"):
         while True:
             status = service.get(job_id).status
             if status in FINAL_STATUSES or time.monotonic() >= deadline:
@@ -229,7 +236,7 @@ def _wait_batch(service: JobService, batch_id: str, deadline: float) -> BatchOut
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("[red]{task.fields[failed]} failed"), TimeElapsedColumn())
     batch = service.get_batch(batch_id)
-    with Progress(*columns, console=Console(stderr=True)) as bar:
+    with Progress(*columns, console=_err) as bar:
         task = bar.add_task(f"batch {batch_id[:12]}…", total=batch.total, failed=0)
         while True:
             done = batch.counts.succeeded + batch.counts.failed
@@ -259,7 +266,7 @@ def _await(
         unfinished, failed = int(status in ("queued", "running")), int(status == "failed")
         _console().print(f"job {job_id} {_status(status)}", highlight=False)
     if unfinished:
-        Console(stderr=True).print(_NOT_FINISHED)
+        _err.print(_NOT_FINISHED)
         raise typer.Exit(code=3)
     if failed:
         raise typer.Exit(code=1)
@@ -318,9 +325,7 @@ def wait_for(
 ) -> None:
     """Wait until a job or a batch is final (progress bar); exit 1 if any job failed,
     3 if time ran out."""
-    if (job_id is None) == (batch is None):
-        Console(stderr=True).print("error: give a job id or --batch ID (not both)")
-        raise typer.Exit(code=2)
+    _one_of(job_id, batch)
     from nunchi.jobs.factory import open_job_service
 
     try:
