@@ -40,6 +40,7 @@ from typing import Any  # noqa: E402
 
 from benchmarks.pipeline import Progress, machine_info, quiet  # noqa: E402
 from benchmarks.text_models import chat_messages, throughput  # noqa: E402
+from nunchi.analyzers.text.metrics import binary_metrics  # noqa: E402
 
 __all__ = [
     "OBFUSCATE_SEED",
@@ -50,7 +51,6 @@ __all__ = [
     "TextBenchConfig",
     "default_data",
     "load_korcen",
-    "quality",
     "run_text",
 ]
 
@@ -114,23 +114,6 @@ def load_korcen() -> Korcen | str:
     return Korcen(check=module.check, version=version)
 
 
-def quality(flags: Sequence[bool], labels: Sequence[int]) -> dict[str, float]:
-    """Precision, recall and F1 of the profane class, and accuracy (4 decimals)."""
-    tp = sum(1 for f, y in zip(flags, labels, strict=True) if f and y == 1)
-    fp = sum(1 for f, y in zip(flags, labels, strict=True) if f and y == 0)
-    fn = sum(1 for f, y in zip(flags, labels, strict=True) if not f and y == 1)
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    correct = sum(1 for f, y in zip(flags, labels, strict=True) if f == (y == 1))
-    return {
-        "precision": round(precision, 4),
-        "recall": round(recall, 4),
-        "f1": round(f1, 4),
-        "accuracy": round(correct / len(labels), 4) if labels else 0.0,
-    }
-
-
 def _ratio(ours: float | None, theirs: float | None) -> float | None:
     if ours is None or not theirs:
         return None
@@ -149,8 +132,8 @@ def _detector_figures(
     texts = [t for t, _ in heldout]
     chat_flags = flag(chat)
     return {
-        "heldout": quality(flag(texts), labels),
-        "heldout_obfuscated": quality(flag([t for t, _ in obfuscated]), labels),
+        "heldout": binary_metrics(labels, flag(texts), digits=4),
+        "heldout_obfuscated": binary_metrics(labels, flag([t for t, _ in obfuscated]), digits=4),
         "msgs_per_s_heldout": throughput(flag, texts, config.batch_size, config.repeats),
         "msgs_per_s_chat": throughput(flag, chat, config.batch_size, config.repeats),
         "chat_flagged_share": round(sum(chat_flags) / len(chat_flags), 4),

@@ -60,9 +60,10 @@ def _bench(data: Path) -> tuple[int, dict[str, Any], str]:
 
 
 def _check_quality(figures: dict[str, float]) -> None:
-    assert set(figures) == {"precision", "recall", "f1", "accuracy"}
+    assert set(figures) == {"precision", "recall", "f1", "accuracy", "n"}
+    assert figures["n"] == 16  # the held-out rows
     p, r = figures["precision"], figures["recall"]
-    assert all(0.0 <= v <= 1.0 for v in figures.values())
+    assert all(0.0 <= v <= 1.0 for k, v in figures.items() if k != "n")
     assert figures["f1"] == pytest.approx(2 * p * r / (p + r) if p + r else 0.0, abs=1e-3)
 
 

@@ -28,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from nunchi.analyzers.text.lexicon import LEXICON_DIR, STRONG_CATEGORIES, Lexicon
+from nunchi.analyzers.text.metrics import binary_metrics
 from nunchi.analyzers.text.normalize import decompose, hangul_to_keyboard
 from nunchi.analyzers.text.profanity import (
     FeatureConfig,
@@ -243,17 +244,6 @@ def _fit(counts: list[dict[int, float]], y: npt.NDArray[np.int64], cfg: FeatureC
         mix=mix, threshold=threshold)
 
 
-def _metrics(y: npt.NDArray[np.int64], pred: npt.NDArray[np.bool_]) -> dict[str, float]:
-    tp = float(np.sum(pred & (y == 1)))
-    fp = float(np.sum(pred & (y == 0)))
-    fn = float(np.sum(~pred & (y == 1)))
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": precision, "recall": recall, "f1": f1,
-            "accuracy": float(np.mean(pred == (y == 1))), "n": float(len(y))}
-
-
 def benign_rows() -> Rows:
     """Everyday chat lines (``lexicon/benign_chat.txt``) as extra negatives for every fit."""
     path = LEXICON_DIR / "benign_chat.txt"
@@ -303,7 +293,7 @@ def cross_validate(rows: Rows, *, k: int = 5, seed: int = 0, augment: int = 1,
                  np.array([aug_rows[i][1] for i in tr] + extra_y), cfg, c_lr, c_nb, mix, 0.5)
         te = np.flatnonzero(folds == f)
         oof[te] = w.probabilities([plain[i] for i in te])
-        f1s.append(_metrics(y[te], (oof[te] >= 0.5) | strong[te])["f1"])
+        f1s.append(binary_metrics(y[te], (oof[te] >= 0.5) | strong[te])["f1"])
     return {"oof": oof, "strong": strong, "f1_folds": f1s}
 
 
@@ -312,7 +302,7 @@ def _best_threshold(y: npt.NDArray[np.int64], prob: npt.NDArray[np.float64],
     """The highest threshold whose out-of-fold F1 is within ``slack`` of the best one
     (the F1 curve is flat near its top; the higher threshold flags fewer innocent texts)."""
     grid = np.round(np.arange(0.2, 0.81, 0.01), 2)
-    scores = np.array([_metrics(y, (prob >= t) | strong)["f1"] for t in grid])
+    scores = np.array([binary_metrics(y, (prob >= t) | strong)["f1"] for t in grid])
     return float(grid[np.flatnonzero(scores >= scores.max() - slack)].max())
 
 
@@ -328,7 +318,7 @@ def evaluate(detector: ProfanityDetector, rows: Sequence[tuple[str, int]]) -> di
     for i in range(0, len(texts), 512):
         results.extend(detector.score_batch(texts[i:i + 512]))
     elapsed = time.perf_counter() - start
-    out = _metrics(y, np.array([r.profane for r in results]))
+    out = binary_metrics(y, np.array([r.profane for r in results]))
     out["messages_per_s"] = len(texts) / elapsed if elapsed > 0 else float("inf")
     return out
 
