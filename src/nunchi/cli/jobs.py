@@ -204,17 +204,18 @@ def _parse_input(text: str, where: str) -> dict[str, Any]:
 
 def _read_items(path: Path) -> list[dict[str, Any]]:
     """One JSON object per non-empty line of ``path`` (``-``: stdin)."""
-    if str(path) == "-":
+    where = "stdin" if str(path) == "-" else str(path)
+    if where == "stdin":
         lines = sys.stdin.read().splitlines()
     else:
         try:
             lines = path.read_text(encoding="utf-8").splitlines()
         except OSError as e:
             raise InvalidInput(f"cannot read items file {str(path)!r}: {e.strerror}") from e
-    items = [_parse_input(line, f"line {n} of {path}")
+    items = [_parse_input(line, f"line {n} of {where}")
              for n, line in enumerate(lines, start=1) if line.strip()]
     if not items:
-        raise InvalidInput(f"{path} holds no items: write one JSON object per line")
+        raise InvalidInput(f"{where} holds no items: write one JSON object per line")
     return items
 
 

@@ -141,6 +141,31 @@ def test_submit_one_job_and_wait(running: Settings) -> None:
         assert service.get(job_id).result == {"echo": "안녕", "attempt": 1}
 
 
+def test_items_from_stdin_then_wait_for_one_job(running: Settings) -> None:
+    r = runner.invoke(app, ["jobs", "submit", "diagnostic.echo", "--items", "-"],
+                      input='{"payload": "하나"}\n{"payload": "둘"}\n')
+    assert r.exit_code == 0, r.output
+    assert "2 job(s)" in r.output
+    batch_id = r.output.split("batch ")[1].split()[0]
+    with open_job_service(running) as service:
+        jobs = service.list(batch=batch_id).items
+    assert sorted(j.input["payload"] for j in jobs) == ["둘", "하나"]
+    r = runner.invoke(app, ["jobs", "wait", jobs[0].id, "--timeout", "60"])
+    assert r.exit_code == 0, r.output
+    assert f"job {jobs[0].id} succeeded" in r.output
+
+
+def test_empty_stdin_is_refused(settings: Settings) -> None:
+    r = runner.invoke(app, ["jobs", "submit", "diagnostic.echo", "--items", "-"], input="\n")
+    assert r.exit_code == 2, r.output
+    assert "stdin holds no items" in r.output
+
+
+def test_wait_needs_a_job_or_a_batch(settings: Settings) -> None:
+    r = runner.invoke(app, ["jobs", "wait"])
+    assert r.exit_code == 2 and "give a job id or --batch" in r.output
+
+
 def test_submit_repeat_is_a_batch(running: Settings) -> None:
     r = runner.invoke(app, ["jobs", "submit", "diagnostic.echo", "--repeat", "50", "--wait",
                             "--timeout", "60"])
