@@ -36,3 +36,18 @@ def test_commands_named_in_docs_exist() -> None:
     for command in sorted(named):
         result = runner.invoke(app, [*command.split(), "--help"])
         assert result.exit_code == 0, f"`nunchi {command}` named in docs/ does not exist"
+
+
+def test_model_summary_states_the_shipped_models_own_figures() -> None:
+    """The summary table of docs/models.md quotes the held-out figures stored in the shipped
+    model files (each card is written by the training run that made the file)."""
+    from nunchi.analyzers.text.profanity import ProfanityDetector
+    from nunchi.analyzers.text.sentiment import SentimentClassifier
+
+    doc = (ROOT / "docs" / "models.md").read_text(encoding="utf-8")
+    rows = {line.split("|")[1].strip(): line for line in doc.splitlines()
+            if line.startswith("| ") and "`models/" in line}
+    fast = SentimentClassifier.load().info["test"]
+    assert f"accuracy **{fast['accuracy']:.4f}**" in rows["sentiment `fast`"]
+    held = ProfanityDetector.load().metadata["recipe_holdout"]
+    assert f"F1 **{held['f1']:.3f}**" in rows["profanity"]

@@ -17,7 +17,12 @@ from nunchi.analyzers.text.sentiment import (
 from nunchi.analyzers.text.sentiment_cnn_train import CnnSettings
 from nunchi.analyzers.text.sentiment_data import read_labelled, split_nsmc
 from nunchi.analyzers.text.sentiment_features import HashedNgrams
-from nunchi.analyzers.text.train_sentiment import evaluate, train
+from nunchi.analyzers.text.train_sentiment import (
+    balanced_bags,
+    default_bags,
+    evaluate,
+    train,
+)
 from nunchi.errors import InvalidInput, NotFound
 from tests.fixtures.services import require_service
 
@@ -162,6 +167,35 @@ def test_read_labelled_formats_and_errors(tmp_path: Path) -> None:
         read_labelled(bad)
     with pytest.raises(NotFound):
         read_labelled(tmp_path / "nope.tsv")
+
+
+def test_balanced_bags_use_every_row_and_deal_the_majority_out() -> None:
+    labels = np.array([1] * 390 + [0] * 100)  # 3.9 : 1, as in the NSMC training part
+    assert default_bags(labels) == 4
+    bags = balanced_bags(labels, seed=0)
+    assert len(bags) == 4
+    for rows in bags:
+        assert labels[rows].sum() == 100 and (labels[rows] == 0).sum() == 100
+        assert np.array_equal(rows, np.unique(rows))
+    assert np.array_equal(np.unique(np.concatenate(bags)), np.arange(labels.size))
+    majority = [set(rows[labels[rows] == 1].tolist()) for rows in bags]
+    # disjoint parts of 97-98 rows each, topped up to 100 from the rest
+    assert all(len(a & b) <= 3 + 3 for i, a in enumerate(majority) for b in majority[i + 1:])
+    assert [r.tolist() for r in balanced_bags(labels, seed=0)] == [r.tolist() for r in bags]
+
+
+def test_balanced_bags_edge_cases() -> None:
+    even = np.array([0, 1] * 50)
+    assert default_bags(even) == 1
+    (only,) = balanced_bags(even, seed=3)
+    assert np.array_equal(only, np.arange(100))
+    skewed = np.array([0] * 5 + [1] * 500)  # negative majority is fine too, capped bags
+    assert default_bags(1 - skewed) == 8
+    assert len(balanced_bags(skewed, seed=0, bags=2)) == 2
+    with pytest.raises(InvalidInput, match="both labels"):
+        balanced_bags(np.ones(10, dtype=np.int64), seed=0)
+    with pytest.raises(InvalidInput, match="at least 1"):
+        balanced_bags(even, seed=0, bags=0)
 
 
 def test_train_fast_writes_a_model_that_loads_and_learns(tmp_path: Path) -> None:
