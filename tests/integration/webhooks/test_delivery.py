@@ -40,6 +40,12 @@ pytestmark = pytest.mark.timeout(60)
 Scheduling = Callable[[], AbstractContextManager[WebhookScheduler]]
 
 
+@pytest.fixture
+def stage(sessions: sessionmaker[Session], client: GuardedClient, settings: Settings) -> Stage:
+    """The webhook stage on this test's database, client and settings."""
+    return webhook_stage(sessions, client, settings)
+
+
 def request_for(url: str, **payload: Any) -> WebhookRequest:
     """A job.succeeded request with a fresh event id."""
     return WebhookRequest(
@@ -63,13 +69,8 @@ def detail(service: WebhookService, event_id: str) -> DeliveryDetail:
 
 
 def test_a_delivery_is_signed_with_the_secret(
-    sessions: sessionmaker[Session],
-    client: GuardedClient,
-    settings: Settings,
-    bus: Bus,
-    service: WebhookService,
+    stage: Stage, settings: Settings, bus: Bus, service: WebhookService
 ) -> None:
-    stage = webhook_stage(sessions, client, settings)
     with running_receiver() as receiver:
         request = request_for(receiver.url("/hook?token=abc"), job_id="j1", text="좋아요")
         feed(stage, bus, request)
@@ -92,14 +93,12 @@ def test_a_delivery_is_signed_with_the_secret(
 
 
 def test_two_failures_then_success_is_delivered_on_the_third_attempt(
-    sessions: sessionmaker[Session],
-    client: GuardedClient,
+    stage: Stage,
     settings: Settings,
     bus: Bus,
     service: WebhookService,
     scheduler_running: Scheduling,
 ) -> None:
-    stage = webhook_stage(sessions, client, settings)
     script = [Reply(500, b"boom"), Reply(500, b"boom again")]
     with running_receiver(script) as receiver, scheduler_running():
         request = request_for(receiver.url())
@@ -119,14 +118,8 @@ def test_two_failures_then_success_is_delivered_on_the_third_attempt(
 
 
 def test_a_receiver_that_always_fails_is_failed_once_the_schedule_is_spent(
-    sessions: sessionmaker[Session],
-    client: GuardedClient,
-    settings: Settings,
-    bus: Bus,
-    service: WebhookService,
-    scheduler_running: Scheduling,
+    stage: Stage, bus: Bus, service: WebhookService, scheduler_running: Scheduling
 ) -> None:
-    stage = webhook_stage(sessions, client, settings)
     with running_receiver(default=Reply(503, b"down")) as receiver:
         with scheduler_running() as scheduler:
             request = request_for(receiver.url())
@@ -157,13 +150,8 @@ def test_a_blocked_url_fails_at_once_with_the_reason_and_no_request(
 
 
 def test_a_duplicate_event_id_makes_one_delivery_and_one_request(
-    sessions: sessionmaker[Session],
-    client: GuardedClient,
-    settings: Settings,
-    bus: Bus,
-    service: WebhookService,
+    sessions: sessionmaker[Session], stage: Stage, bus: Bus, service: WebhookService
 ) -> None:
-    stage = webhook_stage(sessions, client, settings)
     with running_receiver() as receiver:
         request = request_for(receiver.url())
         feed(stage, bus, request, offset=0)
@@ -187,8 +175,8 @@ def test_manual_redeliver_through_the_bus_and_worker(
     settings: Settings,
     bus: Bus,
     service: WebhookService,
+    stage: Stage,
 ) -> None:
-    stage = webhook_stage(sessions, client, settings)
     with running_receiver([Reply(500)], default=Reply(204, b"")) as receiver:
         once = Settings(**{**settings.model_dump(), "webhook_schedule": [0]})
         feed(webhook_stage(sessions, client, once), bus, request := request_for(receiver.url()))
@@ -205,14 +193,8 @@ def test_manual_redeliver_through_the_bus_and_worker(
 
 
 def test_manual_redeliver_is_made_by_the_scheduler_when_no_stage_runs(
-    sessions: sessionmaker[Session],
-    client: GuardedClient,
-    settings: Settings,
-    bus: Bus,
-    service: WebhookService,
-    scheduler_running: Scheduling,
+    stage: Stage, bus: Bus, service: WebhookService, scheduler_running: Scheduling
 ) -> None:
-    stage = webhook_stage(sessions, client, settings)
     with running_receiver() as receiver:
         feed(stage, bus, request := request_for(receiver.url()))
         d = detail(service, request.event_id)
@@ -227,13 +209,8 @@ def test_manual_redeliver_is_made_by_the_scheduler_when_no_stage_runs(
 
 
 def test_a_worker_delivers_what_the_jobs_subsystem_publishes(
-    sessions: sessionmaker[Session],
-    client: GuardedClient,
-    settings: Settings,
-    bus: Bus,
-    service: WebhookService,
+    stage: Stage, bus: Bus, service: WebhookService
 ) -> None:
-    stage = webhook_stage(sessions, client, settings)
     with running_receiver() as receiver, Worker(bus, [stage], default_partitions=1):
         event_id = "evt_" + uuid.uuid4().hex
         message = {
@@ -259,14 +236,8 @@ def test_a_worker_delivers_what_the_jobs_subsystem_publishes(
     ],
 )
 def test_a_malformed_request_fails_permanently(
-    sessions: sessionmaker[Session],
-    client: GuardedClient,
-    settings: Settings,
-    bus: Bus,
-    value: bytes,
-    problem: str,
+    stage: Stage, bus: Bus, value: bytes, problem: str
 ) -> None:
-    stage = webhook_stage(sessions, client, settings)
     with pytest.raises(PermanentError, match=problem):
         feed(stage, bus, value)
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,6 @@ from fastapi.testclient import TestClient
 from nunchi.bus.memory import MemoryBus
 from nunchi.config import Settings
 from nunchi.jobs.kinds import KindRegistry
-from nunchi.jobs.service import JobService
 from nunchi.jobs.stages import job_stages
 from nunchi.jobs.webhooks import AttemptOutcome, WebhookDeliverer, WebhookRequest, webhook_stage
 from nunchi.runtime.outbound import GuardedClient
@@ -53,23 +52,33 @@ def deliverer(store: Store, guarded: GuardedClient, hook_settings: Settings) -> 
     return WebhookDeliverer(store.sessions, guarded, hook_settings)
 
 
-@contextmanager
+Pipeline = Callable[[], AbstractContextManager[Worker]]
+
+
+@pytest.fixture
 def running_pipeline(
-    jobs: JobService,
+    services: AppServices,
     bus: MemoryBus,
     registry: KindRegistry,
     store: Store,
     guarded: GuardedClient,
-    settings: Settings,
-) -> Iterator[Worker]:
-    """The job stages and the webhook stage on a real Worker, stopped on exit."""
-    stages = [*job_stages(jobs, registry), webhook_stage(store.sessions, guarded, settings)]
-    worker = Worker(bus, stages, poll_timeout=0.05, lag_interval=0.1)
-    worker.start()
-    try:
-        yield worker
-    finally:
-        worker.stop(10)
+    hook_settings: Settings,
+) -> Pipeline:
+    """``with running_pipeline():`` runs the job stages and the webhook stage on a real
+    Worker meanwhile, stopped on exit."""
+
+    @contextmanager
+    def run() -> Iterator[Worker]:
+        webhooks = webhook_stage(store.sessions, guarded, hook_settings)
+        stages = [*job_stages(services.jobs, registry), webhooks]
+        worker = Worker(bus, stages, poll_timeout=0.05, lag_interval=0.1)
+        worker.start()
+        try:
+            yield worker
+        finally:
+            worker.stop(10)
+
+    return run
 
 
 def _csrf(c: TestClient) -> dict[str, str]:
@@ -93,19 +102,13 @@ def _stored(deliverer: WebhookDeliverer, *, fail: bool = False, url: str = "") -
 
 
 def test_job_webhook_fails_then_redelivered_from_the_page(
-    services: AppServices,
-    bus: MemoryBus,
-    registry: KindRegistry,
-    store: Store,
-    guarded: GuardedClient,
-    hook_settings: Settings,
-    open_client: TestClient,
+    services: AppServices, running_pipeline: Pipeline, open_client: TestClient
 ) -> None:
     jobs, hooks = services.jobs, services.webhooks
     script = [Reply(500, XSS.encode())]
     with running_receiver(script, default=Reply(200, b"thanks")) as receiver:
         url = receiver.url("/hook?note=" + XSS)
-        with running_pipeline(jobs, bus, registry, store, guarded, hook_settings):
+        with running_pipeline():
             job = jobs.submit("diagnostic.echo", {"payload": XSS}, callback_url=url)
             wait_for(lambda: hooks.counts()["failed"] == 1)
             [delivery] = hooks.list_deliveries().items
@@ -156,19 +159,10 @@ def test_job_webhook_fails_then_redelivered_from_the_page(
 
 
 def test_batch_page_lists_its_webhook(
-    services: AppServices,
-    bus: MemoryBus,
-    registry: KindRegistry,
-    store: Store,
-    guarded: GuardedClient,
-    hook_settings: Settings,
-    open_client: TestClient,
+    services: AppServices, running_pipeline: Pipeline, open_client: TestClient
 ) -> None:
     jobs, hooks = services.jobs, services.webhooks
-    with (
-        running_receiver() as receiver,
-        running_pipeline(jobs, bus, registry, store, guarded, hook_settings),
-    ):
+    with running_receiver() as receiver, running_pipeline():
         batch = jobs.submit_batch("diagnostic.echo", [{"payload": 1}], receiver.url())
         wait_for(lambda: hooks.counts()["delivered"] == 1)
     page = open_client.get(f"/batches/{batch.id}?lang=en").text
