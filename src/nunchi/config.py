@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -54,6 +55,11 @@ class Settings(BaseSettings):
 
     auth_disabled: bool = False
     """Serve the API without API keys (embedded default binds to loopback only)."""
+    pages_login: Literal["auto", "always", "never"] = "auto"
+    """Whether reading the pages (jobs, batches, webhooks, operations) needs a login with an
+    API key while API keys are required: ``always``, ``never``, or ``auto`` = only when the
+    server listens on an address other than loopback (``host``). Behind a reverse proxy on
+    the same machine the server listens on loopback: set ``always`` there."""
     default_language: str = "ko"
 
     @field_validator("bus_retention_hours", mode="before")

@@ -1,9 +1,9 @@
 """End to end in a real browser: ``nunchi up`` as its own process (SQLite store and event log
-in a temporary directory, auth off, every stage running), driven by Debian's Chromium
-through Playwright. What a user of the web shell sees: the Korean job list and its filters,
-a job's error and history, the retry button, a job's webhook deliveries and the redeliver
-button, the English switch, the Operations page, no request leaving the machine and untrusted
-text shown as text.
+in a temporary directory, auth off unless a test says otherwise, every stage running), driven
+by Debian's Chromium through Playwright. What a user of the web shell sees: the Korean job
+list and its filters, a job's error and history, the retry button, a job's webhook deliveries
+and the redeliver button, the English switch, the Operations page, no request leaving the machine, untrusted
+text shown as text, and the login a server with NUNCHI_PAGES_LOGIN=always asks for.
 
 Chromium is ``/usr/bin/chromium`` (``scripts/services.sh`` installs it with the CJK fonts);
 Playwright never downloads a browser here. Every page is opened in a fresh browser context
@@ -15,7 +15,9 @@ from __future__ import annotations
 import os
 import re
 import socket
+import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,6 +68,8 @@ class Server:
     url: str
     proc: WorkerProcess
     api: httpx.Client
+    env: dict[str, str]
+    """The environment it runs with (for ``nunchi`` commands on the same data)."""
 
     def log_tail(self) -> str:
         """The end of the server's log (attached to failure reports by conftest)."""
@@ -195,10 +199,10 @@ def browser() -> Iterator[Browser]:
             chromium.close()
 
 
-@pytest.fixture(scope="module")
-def server(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """``nunchi up`` on a free loopback port, with its data in a temporary directory."""
-    root = tmp_path_factory.mktemp("nunchi-up")
+@contextmanager
+def running_up(root: Path, **settings: str) -> Iterator[Server]:
+    """``nunchi up`` on a free loopback port, its data under ``root``, with ``NUNCHI_*``
+    ``settings``; stopped with SIGTERM on exit, which must end it cleanly."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("NUNCHI_")}
     env.update(
@@ -206,10 +210,7 @@ def server(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         OMP_NUM_THREADS="1",
         OMP_THREAD_LIMIT="1",
         NUNCHI_DATA_DIR=str(root / "data"),
-        NUNCHI_AUTH_DISABLED="true",
-        # Webhooks go to a loopback receiver, retried once after a second.
-        NUNCHI_OUTBOUND_ALLOW_HOSTS='["127.0.0.1/32"]',
-        NUNCHI_WEBHOOK_SCHEDULE="[0, 1]",
+        **{f"NUNCHI_{name.upper()}": value for name, value in settings.items()},
     )
     args = [*nunchi_command(), "up", "--host", "127.0.0.1", "--port", str(port)]
     proc = WorkerProcess("nunchi-up", args, env, root / "nunchi-up.log")
@@ -217,7 +218,7 @@ def server(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     api = httpx.Client(base_url=url + "/api/v1", timeout=10)
     try:
         wait_for(lambda: _ready(url), 60, "nunchi up to be ready", alive=[proc])
-        yield Server(url, proc, api)
+        yield Server(url, proc, api, env)
     finally:
         api.close()
         code = proc.terminate()
@@ -225,17 +226,30 @@ def server(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     assert "worker up stopped" in proc.tail(), "nunchi up did not stop its stages on SIGTERM"
 
 
-@pytest.fixture
-def tab(browser: Browser, server: Server) -> Iterator[Tab]:
+@pytest.fixture(scope="module")
+def server(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """``nunchi up`` with auth off; webhooks go to a loopback receiver, retried once after
+    a second."""
+    with running_up(
+        tmp_path_factory.mktemp("nunchi-up"),
+        auth_disabled="true",
+        outbound_allow_hosts='["127.0.0.1/32"]',
+        webhook_schedule="[0, 1]",
+    ) as up:
+        yield up
+
+
+@contextmanager
+def open_tab(browser: Browser, url: str) -> Iterator[Tab]:
     """A page in a fresh context (no cookies, browser locale English) whose requests to any
-    other host than the server are recorded and refused."""
+    other host than ``url`` are recorded and refused."""
     context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
     context.set_default_timeout(10_000)
     page = context.new_page()
-    tab = Tab(page, server.url)
+    tab = Tab(page, url)
 
     def route(route: Route) -> None:
-        if route.request.url.startswith(server.url + "/"):
+        if route.request.url.startswith(url + "/"):
             route.continue_()
         else:
             route.abort()
@@ -253,6 +267,13 @@ def tab(browser: Browser, server: Server) -> Iterator[Tab]:
         yield tab
     finally:
         context.close()
+
+
+@pytest.fixture
+def tab(browser: Browser, server: Server) -> Iterator[Tab]:
+    """A fresh, fenced-in page on the ``server``."""
+    with open_tab(browser, server.url) as opened:
+        yield opened
 
 
 def _job_link(page: Page, job_id: str) -> Locator:
@@ -511,3 +532,33 @@ def test_webhook_is_retried_then_redelivered_by_hand(server: Server, tab: Tab) -
     expect(page.locator('#ops-panel a[href="/webhooks?status=failed"]')).to_have_count(1)
     assert not [u for u in tab.requests if u.endswith("/x")], "the injected <img> loaded"
     tab.assert_clean()
+
+
+def test_pages_need_a_login_where_configured(
+    browser: Browser, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """With NUNCHI_PAGES_LOGIN=always (a server behind a reverse proxy), a browser without a
+    session is sent to the login form, and back to the page it asked for once logged in."""
+    with running_up(tmp_path_factory.mktemp("nunchi-guarded"), pages_login="always") as up:
+        made = subprocess.run(
+            [*nunchi_command(), "keys", "create", "--name", "viewer", "--scope", "read"],
+            env=up.env, capture_output=True, text=True, timeout=60, check=True,
+        )
+        key = made.stdout.strip().splitlines()[-1]
+        assert key.startswith("nk_"), made.stdout
+        with open_tab(browser, up.url) as tab:
+            page = tab.page
+            tab.open("/ops?lang=en")
+            expect(page).to_have_url(re.compile(r"/login\?next=%2Fops%3Flang%3Den&lang=en$"))
+            expect(page.get_by_role("heading", level=1)).to_have_text("Log in")
+            page.locator("#key").fill("nk_not-a-key")
+            page.locator("form.login button[type=submit]").click()
+            expect(page.locator("form.login")).to_contain_text("not valid")
+            page.locator("#key").fill(key)
+            page.locator("form.login button[type=submit]").click()
+            expect(page).to_have_url(up.url + "/ops?lang=en")
+            expect(page.get_by_role("heading", level=1)).to_have_text("Operations")
+            expect(page.locator("header .right")).to_contain_text("viewer")
+            # the 401 of the wrong key is the one expected problem; the rest must be clean
+            tab.problems = [p for p in tab.problems if "401" not in p]
+            tab.assert_clean()

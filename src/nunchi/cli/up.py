@@ -53,12 +53,15 @@ def register(app: typer.Typer) -> None:
         from nunchi.assembly import OUTBOX_RELAY, open_platform
         from nunchi.web.app import create_app
         from nunchi.web.keys import KeyService
+        from nunchi.web.pages.security import pages_need_login
         from nunchi.web.services import AppServices, bus_check, database_check
 
         _configure_logging()
         settings = get_settings()
         host = host or settings.host
         port = port or settings.port
+        # The app decides from the address it listens on whether pages need a login.
+        settings = settings.model_copy(update={"host": host, "port": port})
         platform = open_platform(settings)
         try:
             platform.start(None if workers else [OUTBOX_RELAY], worker_name="up")
@@ -88,6 +91,11 @@ def register(app: typer.Typer) -> None:
                 _err.print(
                     "API 키 만들기 / create an API key: "
                     "[cyan]nunchi keys create --name me --scope admin[/]"
+                )
+            if pages_need_login(settings):
+                _err.print(
+                    "페이지를 보려면 /login 에서 API 키로 로그인 / the pages need a login with "
+                    "an API key on /login (NUNCHI_PAGES_LOGIN)"
                 )
             # uvicorn shuts down on SIGTERM, then raises it again for the handler it found: the
             # default one would end the process here, before the stages are stopped below.

@@ -21,7 +21,7 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from nunchi.errors import NunchiError, Unauthorized
 
@@ -152,7 +152,15 @@ async def _nunchi_error(request: Request, exc: Exception) -> Response:
             "request %s failed: %s: %s", request_id_of(request), type(exc).__name__, message
         )
     headers = dict(getattr(exc, "headers", None) or {})
-    if isinstance(exc, Unauthorized):
+    login_url = getattr(exc, "login_url", None)
+    if isinstance(login_url, str) and not request.url.path.startswith("/api/"):
+        # A page that needs a login: browsers go to the login form (htmx fragments make
+        # the whole page go there), other clients get the 401 below.
+        if request.headers.get("hx-request") == "true":
+            headers["HX-Redirect"] = login_url
+        elif request.method in ("GET", "HEAD") and _wants_html(request):
+            return RedirectResponse(login_url, status_code=303)
+    elif isinstance(exc, Unauthorized):
         headers.setdefault("WWW-Authenticate", 'Bearer realm="nunchi"')
     return error_response(request, exc.status, exc.code, message, headers=headers)
 

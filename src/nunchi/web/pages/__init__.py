@@ -1,17 +1,19 @@
 """The HTML pages (Korean first): jobs, batches, webhook deliveries, operations, login.
 
 Pages call the same services as the API (``app.state.jobs``, ``app.state.webhooks``, the
-worker-stats provider);
-templates live in ``nunchi/web/templates`` and always autoescape.
+worker-stats provider); templates live in ``nunchi/web/templates`` and always autoescape.
+Every page but the login form needs a web session when ``settings.pages_login`` asks for one
+(:func:`nunchi.web.pages.security.require_reader`).
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
 from nunchi.web.pages.jobs import jobs_pages_router
 from nunchi.web.pages.login import login_pages_router
 from nunchi.web.pages.ops import ops_pages_router
+from nunchi.web.pages.security import require_reader
 from nunchi.web.pages.webhooks import webhooks_pages_router
 
 __all__ = ["pages_router"]
@@ -20,8 +22,9 @@ __all__ = ["pages_router"]
 def pages_router() -> APIRouter:
     """Every page route (left out of the OpenAPI schema)."""
     router = APIRouter(include_in_schema=False)
-    router.include_router(jobs_pages_router())
-    router.include_router(webhooks_pages_router())
-    router.include_router(ops_pages_router())
+    reader = [Depends(require_reader)]
+    router.include_router(jobs_pages_router(), dependencies=reader)
+    router.include_router(webhooks_pages_router(), dependencies=reader)
+    router.include_router(ops_pages_router(), dependencies=reader)
     router.include_router(login_pages_router())
     return router

@@ -1,5 +1,6 @@
-"""``/login`` and ``/logout``: open a web session by entering an API key (so the retry
-buttons work while API keys are required) and close it again."""
+"""``/login`` and ``/logout``: open a web session by entering an API key (to read the pages
+where they need a login, and to use the retry buttons while API keys are required) and close
+it again."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from nunchi.web.i18n import Translator, choose_language
 from nunchi.web.keys import KeyService
 from nunchi.web.pages.rendering import render
 from nunchi.web.pages.security import (
-    ACTION_SCOPE,
+    READ_SCOPE,
     SESSION_COOKIE,
     SESSION_TTL,
     check_csrf,
@@ -63,8 +64,8 @@ def login_pages_router() -> APIRouter:
             except Unauthorized:
                 problem = t("login.invalid")
             else:
-                if not principal.allows(ACTION_SCOPE):
-                    problem = t("login.scope", scope=ACTION_SCOPE)
+                if not principal.allows(READ_SCOPE):
+                    problem = t("login.scope", scope=READ_SCOPE)
         if problem is not None:
             context = {"next": target_path, "problem": problem}
             return render(request, "login.html", context, status=401)

@@ -1,35 +1,45 @@
-"""Who may act on the pages, and protection against cross-site form posts.
+"""Who may read and act on the pages, and protection against cross-site form posts.
 
-Pages are readable without a key (they are meant for the embedded, loopback-bound default).
-Actions (the retry buttons) need either ``settings.auth_disabled`` or a web session, opened
-by entering an API key with the ``submit`` (or ``admin``) scope on ``/login``; the session
-cookie is HttpOnly and SameSite=Strict. Every page POST must also carry the CSRF token of
-the page it came from (double-submit: a cookie and a form field or ``X-CSRF-Token`` header).
+A web session is opened by entering an API key on ``/login``; its cookie is HttpOnly and
+SameSite=Strict. Reading the pages needs such a session when :func:`pages_need_login` says so
+(``settings.pages_login``: by default only when the server listens beyond loopback); the
+session's key needs the ``read`` scope, which every key has. Actions (retry, redeliver) need
+either ``settings.auth_disabled`` or a session whose key grants the scope the API's route for
+the same action needs. Every page POST must also carry the CSRF token of the page it came from
+(double-submit: a cookie and a form field or ``X-CSRF-Token`` header).
 """
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import logging
 import re
 import secrets
 from datetime import timedelta
+from urllib.parse import urlencode, urlsplit
 
 from starlette.requests import Request
 
 from nunchi.config import Settings
 from nunchi.errors import Forbidden, Unauthorized
+from nunchi.web.i18n import SUPPORTED_LANGUAGES
 from nunchi.web.keys import ANONYMOUS, KeyService, Principal
 
 __all__ = [
     "ACTION_SCOPE",
     "CSRF_COOKIE",
+    "READ_SCOPE",
     "REDELIVER_SCOPE",
     "SESSION_COOKIE",
     "SESSION_TTL",
+    "LoginRequired",
     "check_csrf",
     "csrf_token_for",
+    "is_loopback_host",
     "page_actor",
+    "pages_need_login",
+    "require_reader",
     "viewer",
 ]
 
@@ -40,6 +50,8 @@ ACTION_SCOPE = "submit"
 """Scope a page action (retry) needs, the same as the API's retry routes."""
 REDELIVER_SCOPE = "admin"
 """Scope the redeliver button needs, the same as the API's redeliver route."""
+READ_SCOPE = "read"
+"""Scope reading the pages needs when a login is required (every key has it)."""
 
 log = logging.getLogger("nunchi.web")
 
@@ -112,3 +124,61 @@ def page_actor(request: Request, scope: str = ACTION_SCOPE) -> Principal:
 def new_session_token(keys: KeyService, principal: Principal) -> str:
     """Open a web session for ``principal``; returns the cookie value."""
     return keys.open_session(principal, SESSION_TTL)
+
+
+class LoginRequired(Unauthorized):
+    """Reading the pages of this server needs a web session; ``login_url`` leads to the login
+    form and back to ``next_path`` (the error handlers redirect browsers there)."""
+
+    def __init__(self, next_path: str, lang: str | None = None) -> None:
+        super().__init__(
+            "this server's pages need a login: open /login and enter an API key "
+            "(make one with `nunchi keys create`)"
+        )
+        query = {"next": next_path}
+        if lang in SUPPORTED_LANGUAGES:  # the form speaks the language asked for
+            query["lang"] = lang
+        self.login_url = "/login?" + urlencode(query)
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether ``host`` (an address to listen on) reaches this machine only."""
+    name = host.strip().strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def pages_need_login(settings: Settings) -> bool:
+    """Whether reading the pages needs a web session (see ``Settings.pages_login``)."""
+    if settings.auth_disabled or settings.pages_login == "never":
+        return False
+    return settings.pages_login == "always" or not is_loopback_host(settings.host)
+
+
+def _return_path(request: Request) -> str:
+    """Where the login should lead back to: the page itself, or for an htmx fragment the page
+    that holds it (only the path and query, never another site)."""
+    if request.headers.get("hx-request") == "true":
+        current = urlsplit(request.headers.get("hx-current-url", ""))
+        path = current.path or "/jobs"
+        return f"{path}?{current.query}" if current.query else path
+    if request.method not in ("GET", "HEAD"):
+        return "/jobs"
+    query = request.url.query
+    return f"{request.url.path}?{query}" if query else request.url.path
+
+
+def require_reader(request: Request) -> None:
+    """Router dependency of the pages: :class:`LoginRequired` when reading them needs a web
+    session and this browser has none (:class:`Forbidden` if its key cannot read)."""
+    if not pages_need_login(request.app.state.settings):
+        return
+    principal = viewer(request)
+    if principal is None:
+        raise LoginRequired(_return_path(request), request.query_params.get("lang"))
+    if not principal.allows(READ_SCOPE):
+        raise Forbidden(f"the key '{principal.name}' lacks the '{READ_SCOPE}' scope")
