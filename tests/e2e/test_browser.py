@@ -2,8 +2,9 @@
 in a temporary directory, auth off unless a test says otherwise, every stage running), driven
 by Debian's Chromium through Playwright. What a user of the web shell sees: the Korean job
 list and its filters, a job's error and history, the retry button, a job's webhook deliveries
-and the redeliver button, the English switch, the Operations page, no request leaving the machine, untrusted
-text shown as text, and the login a server with NUNCHI_PAGES_LOGIN=always asks for.
+and the redeliver button, the English switch, the Operations page, no request leaving the
+machine, untrusted text shown as text, and the login a server with NUNCHI_PAGES_LOGIN=always
+asks for.
 
 Chromium is ``/usr/bin/chromium`` (``scripts/services.sh`` installs it with the CJK fonts);
 Playwright never downloads a browser here. Every page is opened in a fresh browser context
