@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +25,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+from benchmarks._proc import free_port
 from playwright.sync_api import (
     Browser,
     ConsoleMessage,
@@ -168,13 +168,6 @@ class Tab:
         assert self.problems == [], f"the page reported problems: {self.problems}"
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def _ready(url: str) -> bool:
     try:
         return httpx.get(url + "/readyz", timeout=2).status_code == 200
@@ -204,7 +197,7 @@ def browser() -> Iterator[Browser]:
 def running_up(root: Path, **settings: str) -> Iterator[Server]:
     """``nunchi up`` on a free loopback port, its data under ``root``, with ``NUNCHI_*``
     ``settings``; stopped with SIGTERM on exit, which must end it cleanly."""
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("NUNCHI_")}
     env.update(
         PYTHONUNBUFFERED="1",
@@ -543,7 +536,11 @@ def test_pages_need_a_login_where_configured(
     with running_up(tmp_path_factory.mktemp("nunchi-guarded"), pages_login="always") as up:
         made = subprocess.run(
             [*nunchi_command(), "keys", "create", "--name", "viewer", "--scope", "read"],
-            env=up.env, capture_output=True, text=True, timeout=60, check=True,
+            env=up.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
         )
         key = made.stdout.strip().splitlines()[-1]
         assert key.startswith("nk_"), made.stdout

@@ -4,6 +4,7 @@ log), and the end-state checks that every job was done, none lost and none appli
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -29,7 +30,9 @@ __all__ = [
     "Outcome",
     "Progress",
     "assigned_partitions",
+    "check_announced",
     "check_exactly_once",
+    "check_one_batch_webhook",
     "completed_ids",
     "echo_items",
     "finished",
@@ -268,3 +271,22 @@ def check_exactly_once(
     assert batch.completed_at is not None, "the batch was never marked completed"
     assert batch.completion_notified, "the batch's completion was never announced"
     return outcome
+
+
+def check_announced(
+    service: Any, sessions: sessionmaker[Session], batch_id: str, total: int, timeout: float
+) -> None:
+    """Every job of the batch succeeded by the batch's counts, and every one was announced
+    on ``jobs.completed`` within ``timeout`` seconds."""
+    counts = service.get_batch(batch_id).counts
+    assert (counts.succeeded, counts.queued, counts.running, counts.failed) == (total, 0, 0, 0)
+    ids = job_ids(sessions, batch_id)
+    missing = ids - completed_ids(service.bus, ids, timeout=timeout)
+    assert not missing, f"{len(missing)} jobs were never announced on jobs.completed"
+
+
+def check_one_batch_webhook(bodies: Iterable[bytes], total: int) -> None:
+    """The receiver got exactly one webhook, ``batch.completed`` with every job succeeded."""
+    hooks = [json.loads(body) for body in bodies]
+    assert [h["type"] for h in hooks] == ["batch.completed"], "batch announced != once"
+    assert hooks[0]["data"]["counts"]["succeeded"] == total

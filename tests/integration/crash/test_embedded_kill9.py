@@ -16,11 +16,11 @@ from tests.integration.crash._workload import (
     ECHO,
     PARTITIONS,
     assigned_partitions,
+    check_announced,
     check_exactly_once,
-    completed_ids,
+    check_one_batch_webhook,
     echo_items,
     finished,
-    job_ids,
     outbox_rows,
     progress,
     unplanned_attempts,
@@ -95,16 +95,9 @@ def test_embedded_worker_killed_mid_batch_loses_nothing_and_repeats_nothing(
         extra = {j for j, n in outcome.attempts.items() if n > outcome.planned[j]}
         assert extra <= set(at_kill.running), f"jobs ran twice: {sorted(extra)[:5]}"
 
-        counts = service.get_batch(batch.id).counts
-        assert (counts.succeeded, counts.queued, counts.running, counts.failed) == (TOTAL, 0, 0, 0)
-        ids = job_ids(sessions, batch.id)
-        missing = ids - completed_ids(service.bus, ids, timeout=30)
-        assert not missing, f"{len(missing)} jobs were never announced on jobs.completed"
-
+        check_announced(service, sessions, batch.id, TOTAL, timeout=30)
         assert second.terminate() == 0, "the worker did not stop cleanly on SIGTERM"
-        hooks = [json.loads(r.body) for r in receiver.requests]
-        assert [h["type"] for h in hooks] == ["batch.completed"], "batch announced != once"
-        assert hooks[0]["data"]["counts"]["succeeded"] == TOTAL
+        check_one_batch_webhook((r.body for r in receiver.requests), TOTAL)
 
     print(
         f"\n[crash/embedded] {TOTAL} jobs; killed after {at_kill.at - started:.1f}s with "

@@ -18,8 +18,9 @@ from tests.integration.crash._workload import (
     ECHO,
     PARTITIONS,
     assigned_partitions,
+    check_announced,
     check_exactly_once,
-    completed_ids,
+    check_one_batch_webhook,
     echo_items,
     finished,
     job_ids,
@@ -153,17 +154,10 @@ def test_scaleout_worker_killed_mid_batch_survivor_takes_over(
         twice = [j for j, n in kept.items() if outcome.attempts[j] != max(n, outcome.planned[j])]
         assert not twice, f"the survivor's jobs in flight at the kill ran twice: {twice[:5]}"
 
-        counts = service.get_batch(batch.id).counts
-        assert (counts.succeeded, counts.queued, counts.running, counts.failed) == (TOTAL, 0, 0, 0)
-        ids = job_ids(sessions, batch.id)
-        missing = ids - completed_ids(service.bus, ids, timeout=60)
-        assert not missing, f"{len(missing)} jobs were never announced on jobs.completed"
-
+        check_announced(service, sessions, batch.id, TOTAL, timeout=60)
         assert survivor.terminate() == 0, "the survivor did not stop cleanly on SIGTERM"
         assert comeback.terminate() == 0, "the restarted worker did not stop cleanly"
-        hooks = [json.loads(r.body) for r in receiver.requests]
-        assert [h["type"] for h in hooks] == ["batch.completed"], "batch announced != once"
-        assert hooks[0]["data"]["counts"]["succeeded"] == TOTAL
+        check_one_batch_webhook((r.body for r in receiver.requests), TOTAL)
 
     print(
         f"\n[crash/scale-out] {TOTAL} jobs on {PARTITIONS} partitions, 2 workers; killed the "

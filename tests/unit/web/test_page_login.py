@@ -27,16 +27,27 @@ def _log_in(c: TestClient, key: str, target: str = "/jobs") -> None:
     c.get("/login")
     token = c.cookies.get("nunchi_csrf")
     assert token
-    r = c.post("/login", data={"key": key, "csrf_token": token, "next": target},
-               follow_redirects=False)
+    r = c.post(
+        "/login", data={"key": key, "csrf_token": token, "next": target}, follow_redirects=False
+    )
     assert r.status_code == 303, r.text
 
 
 @pytest.mark.parametrize(
     ("host", "expected"),
-    [("127.0.0.1", True), ("127.0.0.2", True), ("::1", True), ("[::1]", True),
-     ("localhost", True), ("LOCALHOST", True), ("0.0.0.0", False), ("::", False),
-     ("192.168.1.5", False), ("nunchi.example", False), ("", False)],
+    [
+        ("127.0.0.1", True),
+        ("127.0.0.2", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("localhost", True),
+        ("LOCALHOST", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("192.168.1.5", False),
+        ("nunchi.example", False),
+        ("", False),
+    ],
 )
 def test_loopback_hosts(host: str, expected: bool) -> None:
     assert is_loopback_host(host) is expected
@@ -58,8 +69,10 @@ def test_beyond_loopback_pages_send_browsers_to_the_login(
         assert "비밀" not in r.text
 
         # an htmx fragment (the Ops auto-refresh) sends the whole page to the login
-        r = c.get("/ops/panel", headers={"HX-Request": "true",
-                                         "HX-Current-URL": "http://nunchi.example:8000/ops"})
+        r = c.get(
+            "/ops/panel",
+            headers={"HX-Request": "true", "HX-Current-URL": "http://nunchi.example:8000/ops"},
+        )
         assert r.status_code == 401
         assert _next_of(r.headers["HX-Redirect"]) == "/ops"
         # other clients get the error envelope, saying where to log in
@@ -90,8 +103,9 @@ def test_beyond_loopback_pages_send_browsers_to_the_login(
         ({"host": "10.0.0.7"}, True),
     ],
 )
-def test_the_setting_decides(make_app: AppFactory, overrides: dict[str, object],
-                             login: bool) -> None:
+def test_the_setting_decides(
+    make_app: AppFactory, overrides: dict[str, object], login: bool
+) -> None:
     with TestClient(make_app(**overrides), raise_server_exceptions=False) as c:
         r = c.get("/jobs", headers=HTML, follow_redirects=False)
         assert r.status_code == (303 if login else 200), overrides
