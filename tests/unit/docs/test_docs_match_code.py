@@ -51,3 +51,23 @@ def test_model_summary_states_the_shipped_models_own_figures() -> None:
     assert f"accuracy **{fast['accuracy']:.4f}**" in rows["sentiment `fast`"]
     held = ProfanityDetector.load().metadata["recipe_holdout"]
     assert f"F1 **{held['f1']:.3f}**" in rows["profanity"]
+
+
+def test_every_data_file_of_the_package_is_installed() -> None:
+    """A non-editable install (wheel, Docker image) carries only what package-data names:
+    every file under src/nunchi that is not Python must match one of its patterns."""
+    import fnmatch
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    patterns = config["tool"]["setuptools"]["package-data"]["nunchi"]
+    names = [p.removeprefix("**/") for p in patterns]
+    package = ROOT / "src" / "nunchi"
+    data = [
+        f for f in package.rglob("*")
+        if f.is_file() and f.suffix not in (".py", ".pyc") and "__pycache__" not in f.parts
+    ]
+    assert data, "expected data files (templates, models, assets) in the package"
+    left_out = [str(f.relative_to(package)) for f in data
+                if not any(fnmatch.fnmatch(f.name, n) for n in names)]
+    assert left_out == [], f"not in [tool.setuptools.package-data]: {left_out}"
