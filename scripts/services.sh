@@ -28,7 +28,10 @@ if ! up 6379; then
     --dir /var/lib/redis --logfile /var/log/redis/ci.log
   wait_port 6379
 fi
-if [ ! -x /usr/bin/chromium ]; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null
+missing=""
+[ -x /usr/bin/chromium ] || missing="chromium fonts-noto-cjk"
+command -v systemd-analyze >/dev/null || missing="$missing systemd"  # verifies deploy/systemd units
+if [ -n "$missing" ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
 fi
 echo "services: postgresql :5432 and redis :6379 up; $(/usr/bin/chromium --version 2>/dev/null)"
