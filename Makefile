@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml constraints.txt | $(BIN)/python
 	touch $@
 
 $(TEST_STAMP): $(STAMP)
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[test,train]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test,train,s3]'
 	touch $@
 
 up: $(STAMP)

@@ -32,7 +32,8 @@ class Settings(BaseSettings):
     back this long after its last commit. ``0`` (or empty) keeps everything. Kafka: the
     broker's ``retention.ms`` decides."""
     blob_url: str = ""
-    """Blob store. Empty means ``file://<data_dir>/blobs``."""
+    """Blob store. Empty means ``file://<data_dir>/blobs``; ``s3://BUCKET/PREFIX?endpoint=…``
+    for S3 (the ``s3`` extra; credentials from the ``AWS_*`` environment)."""
     host: str = "127.0.0.1"
     port: int = 8000
 

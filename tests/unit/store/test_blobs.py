@@ -1,21 +1,37 @@
-"""Blob stores: content addressing, durability of the folder backend, bad keys and URLs."""
+"""Blob stores: content addressing, durability of the folder backend, the S3 backend's layout
+and errors (against a stand-in S3 server), bad keys and URLs."""
 
 from __future__ import annotations
 
 import hashlib
+import socket
+import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
-from nunchi.errors import InvalidInput, NotFound
-from nunchi.store.blobs import BlobStore, FolderBlobStore, MemoryBlobStore, open_blob_store
+from nunchi.errors import InvalidInput, NotFound, StoreError
+from nunchi.store.blobs import (
+    BlobStore,
+    FolderBlobStore,
+    MemoryBlobStore,
+    S3BlobStore,
+    open_blob_store,
+)
+from tests.fixtures.s3 import REGION, SECRET, S3Bucket, s3_client
 
 
-@pytest.fixture(params=["folder", "memory"])
+@pytest.fixture(params=["folder", "memory", "s3"])
 def blobs(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStore:
     if request.param == "folder":
         return open_blob_store(f"file://{tmp_path / 'blobs'}")
+    if request.param == "s3":
+        bucket: S3Bucket = request.getfixturevalue("s3_bucket")
+        store = open_blob_store(bucket.url())
+        assert isinstance(store, S3BlobStore)
+        return store
     return open_blob_store("memory://")
 
 
@@ -106,8 +122,129 @@ def test_memory_url() -> None:
     assert isinstance(open_blob_store("memory://"), MemoryBlobStore)
 
 
-def test_s3_is_not_yet_supported() -> None:
-    with pytest.raises(InvalidInput, match="not yet supported"):
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _fanned(prefix: str, key: str) -> str:
+    return f"{prefix}{key[:2]}/{key[2:4]}/{key}"
+
+
+@pytest.mark.parametrize(
+    ("prefix", "expected"),
+    [("some/prefix", "some/prefix/"), ("/some//prefix/", "some/prefix/"), ("", "")],
+)
+def test_s3_objects_are_fanned_out_under_the_prefix(
+    s3_bucket: S3Bucket, prefix: str, expected: str
+) -> None:
+    store = open_blob_store(s3_bucket.url(prefix))
+    assert isinstance(store, S3BlobStore)
+    assert (store.bucket, store.endpoint_url) == (s3_bucket.name, s3_bucket.endpoint)
+    one = store.put(b"one", "text/plain")
+    two = store.put(b"two" * 1000, "image/png")
+    assert s3_bucket.keys() == sorted([_fanned(expected, one), _fanned(expected, two)])
+    head = s3_bucket.client.head_object(Bucket=s3_bucket.name, Key=_fanned(expected, two))
+    assert (head["ContentLength"], head["ContentType"]) == (3000, "image/png")
+
+
+def test_s3_put_of_the_same_bytes_uploads_once_and_updates_the_content_type(
+    s3_bucket: S3Bucket,
+) -> None:
+    client = s3_client(s3_bucket.endpoint)
+    uploads: list[str] = []
+    client.meta.events.register(
+        "before-call.s3.PutObject", lambda params, **_: uploads.append(params["url_path"])
+    )
+    store = S3BlobStore(s3_bucket.name, "p", client=client)
+    key = store.put(b"same bytes", "text/plain")
+    assert store.put(b"same bytes", "text/plain") == key
+    assert len(uploads) == 1
+    assert store.put(b"same bytes", "application/json") == key
+    assert len(uploads) == 2
+    assert s3_bucket.keys() == [_fanned("p/", key)]
+    assert store.stat(key).content_type == "application/json"
+    assert store.get(key) == b"same bytes"
+
+
+def test_s3_missing_bucket_is_a_store_error_naming_it(s3_bucket: S3Bucket) -> None:
+    missing = f"{s3_bucket.name}-missing"
+    store = open_blob_store(s3_bucket.url().replace(s3_bucket.name, missing))
+    key = hashlib.sha256(b"x").hexdigest()
+    for call in (lambda: store.put(b"x"), lambda: store.get(key), lambda: store.exists(key),
+                 lambda: store.stat(key), lambda: store.delete(key)):
+        with pytest.raises(StoreError, match=f"'{missing}'.*does not exist") as caught:
+            call()
+        assert SECRET not in str(caught.value)
+        assert not isinstance(caught.value, NotFound)
+
+
+def test_s3_unreachable_endpoint_fails_fast(s3_env: None) -> None:
+    endpoint = f"http://127.0.0.1:{_free_port()}"
+    store = open_blob_store(f"s3://bucket/p?endpoint={endpoint}&region={REGION}")
+    started = time.monotonic()
+    with pytest.raises(StoreError, match="cannot connect to S3 endpoint") as caught:
+        store.put(b"nowhere")
+    assert time.monotonic() - started < 30
+    assert endpoint in str(caught.value) and "endpoint=" in str(caught.value)
+
+
+def test_s3_without_credentials_says_where_to_put_them(
+    s3_bucket: S3Bucket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    store = open_blob_store(s3_bucket.url())
+    with pytest.raises(StoreError, match=r"no usable S3 credentials.*AWS_ACCESS_KEY_ID"):
+        store.put(b"anonymous")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "s3://AKIAEXAMPLE:s3cr3tValue@bucket/prefix",
+        "s3://AKIAEXAMPLE:s3cr3t/Value@bucket/prefix",
+        "s3://AKIAEXAMPLE@bucket/prefix",
+        "s3://bucket/prefix?endpoint=http://AKIAEXAMPLE:s3cr3tValue@127.0.0.1:9000",
+        "s3://bucket/prefix?endpoint=http://AKIAEXAMPLE:s3cr3t/Value@127.0.0.1:9000",
+    ],
+)
+def test_s3_credentials_in_the_url_are_refused_and_not_echoed(url: str) -> None:
+    with pytest.raises(InvalidInput, match="AWS_ACCESS_KEY_ID") as caught:
+        open_blob_store(url)
+    assert "s3cr3t" not in str(caught.value) and "AKIAEXAMPLE" not in str(caught.value)
+
+
+def test_unknown_url_messages_mask_credentials() -> None:
+    with pytest.raises(InvalidInput, match="file://") as caught:
+        open_blob_store("https://AKIAEXAMPLE:s3cr3t/Value@host/blobs")
+    assert "s3cr3t" not in str(caught.value) and "AKIAEXAMPLE" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "fix"),
+    [
+        ("s3://", "no bucket"),
+        ("s3:///prefix", "no bucket"),
+        ("s3://b/prefix", "bad S3 bucket name"),
+        ("s3://bucket:9000/prefix", "no user, password or port"),
+        ("s3://bucket/p?endpoint_url=http://h:9000", "unknown parameter.*endpoint_url"),
+        ("s3://bucket/p?region=a&region=b", "region= exactly once"),
+        ("s3://bucket/p?endpoint=", "endpoint= exactly once"),
+        ("s3://bucket/p?endpoint=ftp://h:9000", "bad S3 endpoint"),
+        ("s3://bucket/p?endpoint=http://h:port", "bad S3 endpoint"),
+        ("s3://bucket/p#x", "'#'"),
+    ],
+)
+def test_bad_s3_urls_say_what_to_fix(url: str, fix: str) -> None:
+    with pytest.raises(InvalidInput, match=fix):
+        open_blob_store(url)
+
+
+def test_s3_without_boto3_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "boto3", None)
+    with pytest.raises(InvalidInput, match=r"need boto3: pip install 'nunchi\[s3\]'"):
         open_blob_store("s3://bucket/prefix")
 
 
