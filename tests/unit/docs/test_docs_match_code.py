@@ -47,8 +47,13 @@ def test_model_summary_states_the_shipped_models_own_figures() -> None:
     doc = (ROOT / "docs" / "models.md").read_text(encoding="utf-8")
     rows = {line.split("|")[1].strip(): line for line in doc.splitlines()
             if line.startswith("| ") and "`models/" in line}
-    fast = SentimentClassifier.load().info["test"]
+    info = SentimentClassifier.load().info
+    fast = info["test"]
     assert f"accuracy **{fast['accuracy']:.4f}**" in rows["sentiment `fast`"]
+    figures = f"| `fast` (shipped) | **{fast['accuracy']:.4f}** | " + " | ".join(
+        f"{fast[k]:.4f}" for k in ("precision", "recall", "f1"))
+    assert figures in doc, "the sentiment Figures table does not quote the shipped card"
+    assert f"validation accuracy {info['val']['accuracy']:.4f} fast" in doc
     held = ProfanityDetector.load().metadata["recipe_holdout"]
     assert f"F1 **{held['f1']:.3f}**" in rows["profanity"]
 

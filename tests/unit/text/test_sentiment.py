@@ -189,11 +189,15 @@ def test_balanced_bags_edge_cases() -> None:
     assert default_bags(even) == 1
     (only,) = balanced_bags(even, seed=3)
     assert np.array_equal(only, np.arange(100))
-    skewed = np.array([0] * 5 + [1] * 500)  # negative majority is fine too, capped bags
-    assert default_bags(1 - skewed) == 8
-    assert len(balanced_bags(skewed, seed=0, bags=2)) == 2
+    negatives = np.array([1] * 5 + [0] * 500)  # a negative majority works the same way
+    assert default_bags(negatives) == 8  # 100 : 1, capped
+    for rows in balanced_bags(negatives, seed=0):
+        assert negatives[rows].sum() == 5 and (negatives[rows] == 0).sum() == 5
+    assert len(balanced_bags(negatives, seed=0, bags=2)) == 2
     with pytest.raises(InvalidInput, match="both labels"):
         balanced_bags(np.ones(10, dtype=np.int64), seed=0)
+    with pytest.raises(InvalidInput, match="both labels"):  # also with the count given
+        balanced_bags(np.ones(10, dtype=np.int64), seed=0, bags=2)
     with pytest.raises(InvalidInput, match="at least 1"):
         balanced_bags(even, seed=0, bags=0)
 

@@ -83,7 +83,8 @@ def train_cnn(
         torch: Any = importlib.import_module("torch")
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise InvalidInput(
-            "training the accurate sentiment model needs torch (CPU): pip install torch==2.13.0"
+            "training the accurate sentiment model needs torch (the CPU build, 2.13.0): "
+            "pip install 'nunchi[train]'"
         ) from exc
     nn = torch.nn
     cfg = settings or CnnSettings()

@@ -204,8 +204,8 @@ def _training_libs() -> tuple[Any, Any]:
         linear_model = importlib.import_module("sklearn.linear_model")
         sparse = importlib.import_module("scipy.sparse")
     except ImportError as e:  # pragma: no cover - depends on the environment
-        raise InvalidInput("training the profanity model needs scikit-learn: "
-                           "pip install scikit-learn") from e
+        raise InvalidInput("training the profanity model needs scikit-learn and scipy: "
+                           "pip install 'nunchi[train]'") from e
     return linear_model.LogisticRegression, sparse.csr_matrix
 
 

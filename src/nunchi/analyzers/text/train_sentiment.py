@@ -80,12 +80,17 @@ def _split(data_dir: Path, seed: int) -> SentimentSplit:
 def default_bags(labels: Sequence[int] | NDArray[np.int64]) -> int:
     """How many bags :func:`balanced_bags` deals by default: the class ratio, rounded,
     between 1 and ``MAX_BAGS``."""
-    y = np.asarray(labels, dtype=np.int64)
+    small, large = _class_sizes(np.asarray(labels, dtype=np.int64))
+    return min(MAX_BAGS, max(1, round(large / small)))
+
+
+def _class_sizes(y: NDArray[np.int64]) -> tuple[int, int]:
+    """(smaller, larger) class size; InvalidInput unless both labels are present."""
     ones = int(y.sum())
     small, large = sorted((ones, y.size - ones))
     if small == 0:
         raise InvalidInput("training data needs both labels (0 and 1)")
-    return min(MAX_BAGS, max(1, round(large / small)))
+    return small, large
 
 
 def balanced_bags(labels: Sequence[int] | NDArray[np.int64], seed: int, *,
@@ -104,6 +109,7 @@ def balanced_bags(labels: Sequence[int] | NDArray[np.int64], seed: int, *,
     bags; one model of the same size).
     """
     y = np.asarray(labels, dtype=np.int64)
+    _class_sizes(y)  # both labels, whatever the number of bags
     count = bags if bags is not None else default_bags(y)
     pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
     small, large = (pos, neg) if pos.size < neg.size else (neg, pos)
@@ -129,7 +135,7 @@ def _sklearn() -> tuple[Any, Any]:
         linear_model = importlib.import_module("sklearn.linear_model")
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise InvalidInput(
-            "training needs scikit-learn and scipy: pip install scikit-learn scipy"
+            "training needs scikit-learn and scipy: pip install 'nunchi[train]'"
         ) from exc
     return sparse, linear_model.LogisticRegression
 
@@ -239,10 +245,7 @@ def evaluate(model: SentimentClassifier, rows: Sequence[LabelledRow], *,
     return {
         "model": model.name,
         "rows": len(rows),
-        "accuracy": figures["accuracy"],
-        "precision": figures["precision"],
-        "recall": figures["recall"],
-        "f1": figures["f1"],
+        **{k: figures[k] for k in ("accuracy", "precision", "recall", "f1")},
         "messages_per_s": round(len(rows) / max(seconds, 1e-9)),
     }
 
@@ -282,7 +285,8 @@ def train(
     texts = [text for text, _ in train_rows]
     labels = [label for _, label in train_rows]
     features, c = linear_settings or LINEAR_SETTINGS[name]
-    linear = train_linear(texts, labels, features, c=c, seed=seed, progress=progress)
+    bags = default_bags(labels)
+    linear = train_linear(texts, labels, features, c=c, seed=seed, bags=bags, progress=progress)
     arrays: dict[str, NDArray[Any]] = {
         "linear_weights": linear.weights.astype(np.float16),
         "linear_bias": np.array([linear.bias], dtype=np.float32),
@@ -318,7 +322,7 @@ def train(
         "data": str(data_dir),
         "train_rows": len(train_rows),
         "train_positive": int(sum(labels)),
-        "linear_bags": default_bags(labels),
+        "linear_bags": bags,
         "val_rows": len(split.val),
         "test_rows": len(split.test),
         "val": evaluate(model, split.val),
