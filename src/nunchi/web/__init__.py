@@ -10,11 +10,14 @@
   :func:`nunchi.web.auth.require_scope`; keys come from ``nunchi keys create`` and are
   stored only as digests (:mod:`nunchi.web.keys`). ``NUNCHI_AUTH_DISABLED=true`` lets every
   request act as ``anonymous``. ``/healthz``, ``/readyz`` and ``/metrics`` need no key.
-- Pages (Korean first, ``?lang=en`` switches and is remembered in a cookie) are readable
-  without a key: they are meant for the embedded default, bound to loopback. Put them behind
-  your proxy's authentication before exposing them wider. Page *actions* (retry a job, retry
-  a batch's failures) need ``NUNCHI_AUTH_DISABLED`` or a browser session opened on
-  ``/login`` with a key that has the ``submit`` (or ``admin``) scope; every page POST also
+- Pages (Korean first, ``?lang=en`` switches and is remembered in a cookie): reading them
+  needs a browser session opened on ``/login`` with any API key where ``NUNCHI_PAGES_LOGIN``
+  says so: ``always``, ``never``, or ``auto`` (the default) = only when the server listens
+  beyond loopback (behind a reverse proxy on the same machine, set ``always``); never while
+  ``NUNCHI_AUTH_DISABLED``. Browsers without a session are sent to ``/login`` and back,
+  other clients get a 401 envelope. Page *actions* need ``NUNCHI_AUTH_DISABLED`` or a
+  session whose key has the scope of the API's route for the same action (``submit`` to
+  retry a job or a batch's failures, ``admin`` to redeliver a webhook); every page POST also
   carries a CSRF token (:mod:`nunchi.web.pages.security`).
 
 Imports are lazy so that importing a model module (``nunchi.web.keys``, e.g. from the

@@ -28,6 +28,7 @@ from nunchi.web.metrics import HttpMetricsMiddleware
 from nunchi.web.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from nunchi.web.pages import pages_router
 from nunchi.web.pages.rendering import html_error_renderer, make_environment
+from nunchi.web.pages.security import LoginRequired, login_required_handler
 from nunchi.web.routes.health import health_router
 from nunchi.web.services import AppServices, build_services
 
@@ -120,6 +121,7 @@ def create_app(settings: Settings, *, services: AppServices | None = None) -> Fa
     _register_runtime_metrics()
 
     install_error_handlers(app)
+    app.add_exception_handler(LoginRequired, login_required_handler)  # the pages' login
     # Added innermost first: metrics -> body limit -> request context (outermost).
     app.add_middleware(HttpMetricsMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)

@@ -21,7 +21,7 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, Response
 
 from nunchi.errors import NunchiError, Unauthorized
 
@@ -32,10 +32,12 @@ __all__ = [
     "error_body",
     "error_response",
     "install_error_handlers",
+    "is_htmx",
     "new_request_id",
     "payload_too_large_message",
     "request_id_of",
     "unexpected_error",
+    "wants_html",
 ]
 
 log = logging.getLogger("nunchi.web")
@@ -120,7 +122,7 @@ def error_response(
     rid = request_id_of(request)
     body = error_body(code, message, rid, details)
     renderer: HtmlErrorRenderer | None = getattr(request.app.state, "html_error_renderer", None)
-    if renderer is not None and _wants_html(request):
+    if renderer is not None and wants_html(request):
         html = renderer(request, status, body["error"])
         if html is not None:
             for name, value in (headers or {}).items():
@@ -132,10 +134,17 @@ def error_response(
     return out
 
 
-def _wants_html(request: Request) -> bool:
+def is_htmx(request: Request) -> bool:
+    """Whether ``request`` was sent by htmx (wants a fragment)."""
+    return request.headers.get("hx-request") == "true"
+
+
+def wants_html(request: Request) -> bool:
+    """Whether ``request`` asks for HTML (a browser or htmx) on a page route (never under
+    ``/api/``)."""
     if request.url.path.startswith("/api/"):
         return False
-    if request.headers.get("hx-request") == "true":
+    if is_htmx(request):
         return True
     return "text/html" in request.headers.get("accept", "")
 
@@ -152,15 +161,7 @@ async def _nunchi_error(request: Request, exc: Exception) -> Response:
             "request %s failed: %s: %s", request_id_of(request), type(exc).__name__, message
         )
     headers = dict(getattr(exc, "headers", None) or {})
-    login_url = getattr(exc, "login_url", None)
-    if isinstance(login_url, str) and not request.url.path.startswith("/api/"):
-        # A page that needs a login: browsers go to the login form (htmx fragments make
-        # the whole page go there), other clients get the 401 below.
-        if request.headers.get("hx-request") == "true":
-            headers["HX-Redirect"] = login_url
-        elif request.method in ("GET", "HEAD") and _wants_html(request):
-            return RedirectResponse(login_url, status_code=303)
-    elif isinstance(exc, Unauthorized):
+    if isinstance(exc, Unauthorized):
         headers.setdefault("WWW-Authenticate", 'Bearer realm="nunchi"')
     return error_response(request, exc.status, exc.code, message, headers=headers)
 

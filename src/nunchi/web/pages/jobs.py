@@ -9,22 +9,36 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
-from nunchi.errors import InvalidInput, StoreError
-from nunchi.web.pages.rendering import is_htmx, query_filter, render, translator
+from nunchi.errors import InvalidInput
+from nunchi.web.pages.rendering import (
+    PAGE_SIZE,
+    app_service,
+    is_htmx,
+    query_filter,
+    render,
+    translator,
+)
 from nunchi.web.pages.security import check_csrf, page_actor
 from nunchi.web.pages.views import JOB_STATUSES, batch_view, job_view, page_view
 from nunchi.web.pages.webhooks import subject_deliveries
 
 __all__ = ["PAGE_SIZE", "jobs_pages_router"]
 
-PAGE_SIZE = 50
+
+def _job_context(request: Request, job_id: str, flash: dict[str, str] | None) -> dict[str, Any]:
+    """Everything a job's page (or its refreshed fragment) shows (blocking: the store)."""
+    job = job_view(app_service(request, "jobs").get(job_id))
+    webhooks = subject_deliveries(request, job["id"], job["callback_url"])
+    return {"job": job, "webhooks": webhooks, "flash": flash}
 
 
-def _jobs(request: Request) -> Any:
-    jobs = getattr(request.app.state, "jobs", None)
-    if jobs is None:
-        raise StoreError("the jobs service is not configured in this process")
-    return jobs
+def _batch_context(request: Request, batch_id: str, flash: dict[str, str] | None) -> dict[str, Any]:
+    """Everything a batch's page (or its refreshed fragment) shows (blocking: the store)."""
+    service = app_service(request, "jobs")
+    batch = batch_view(service.get_batch(batch_id))
+    page = page_view(service.list(batch=batch_id, limit=PAGE_SIZE))
+    webhooks = subject_deliveries(request, batch["id"], batch["callback_url"])
+    return {"batch": batch, "page": page, "webhooks": webhooks, "flash": flash}
 
 
 def jobs_pages_router() -> APIRouter:
@@ -52,7 +66,7 @@ def jobs_pages_router() -> APIRouter:
             raise InvalidInput(
                 f"unknown status {filters['status']!r}; choose one of {', '.join(JOB_STATUSES)}"
             )
-        page = _jobs(request).list(
+        page = app_service(request, "jobs").list(
             status=filters["status"],
             kind=filters["kind"],
             batch=filters["batch"],
@@ -70,53 +84,35 @@ def jobs_pages_router() -> APIRouter:
 
     @router.get("/jobs/{job_id}")
     def job_page(request: Request, job_id: str) -> Response:
-        job = job_view(_jobs(request).get(job_id))
-        webhooks = subject_deliveries(request, job["id"], job["callback_url"])
-        return render(request, "job.html", {"job": job, "webhooks": webhooks, "flash": None})
+        return render(request, "job.html", _job_context(request, job_id, None))
 
     @router.post("/jobs/{job_id}/retry")
     async def retry_job(request: Request, job_id: str) -> Response:
         await check_csrf(request)
         actor = page_actor(request)
-        service = _jobs(request)
+        service = app_service(request, "jobs")
         await run_in_threadpool(service.retry, job_id, actor.name)
         if not is_htmx(request):
             return RedirectResponse(f"/jobs/{job_id}", status_code=303)
-        job = job_view(await run_in_threadpool(service.get, job_id))
-        webhooks = await run_in_threadpool(
-            subject_deliveries, request, job["id"], job["callback_url"]
-        )
         flash = {"kind": "ok", "text": translator(request)("job.retried")}
-        context = {"job": job, "webhooks": webhooks, "flash": flash}
+        context = await run_in_threadpool(_job_context, request, job_id, flash)
         return render(request, "_job_body.html", context)
 
     @router.get("/batches/{batch_id}")
     def batch_page(request: Request, batch_id: str) -> Response:
-        service = _jobs(request)
-        batch = batch_view(service.get_batch(batch_id))
-        page = page_view(service.list(batch=batch_id, limit=PAGE_SIZE))
-        webhooks = subject_deliveries(request, batch["id"], batch["callback_url"])
-        context = {"batch": batch, "page": page, "webhooks": webhooks, "flash": None}
-        return render(request, "batch.html", context)
+        return render(request, "batch.html", _batch_context(request, batch_id, None))
 
     @router.post("/batches/{batch_id}/retry-failed")
     async def retry_batch(request: Request, batch_id: str) -> Response:
         await check_csrf(request)
         actor = page_actor(request)
-        service = _jobs(request)
+        service = app_service(request, "jobs")
         retried = await run_in_threadpool(service.retry_failed, batch_id, actor.name)
         if not is_htmx(request):
             return RedirectResponse(f"/batches/{batch_id}", status_code=303)
-        batch = batch_view(await run_in_threadpool(service.get_batch, batch_id))
-        page = page_view(
-            await run_in_threadpool(lambda: service.list(batch=batch_id, limit=PAGE_SIZE))
-        )
-        webhooks = await run_in_threadpool(
-            subject_deliveries, request, batch["id"], batch["callback_url"]
-        )
         count = getattr(retried, "retried", retried)  # an int, or a RetriedCount
         flash = {"kind": "ok", "text": translator(request)("batch.retried", n=count)}
-        context = {"batch": batch, "page": page, "webhooks": webhooks, "flash": flash}
+        context = await run_in_threadpool(_batch_context, request, batch_id, flash)
         return render(request, "_batch_body.html", context)
 
     return router

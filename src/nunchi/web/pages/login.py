@@ -8,10 +8,9 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
-from nunchi.errors import StoreError, Unauthorized
-from nunchi.web.i18n import Translator, choose_language
+from nunchi.errors import Unauthorized
 from nunchi.web.keys import KeyService
-from nunchi.web.pages.rendering import render
+from nunchi.web.pages.rendering import app_service, render, translator
 from nunchi.web.pages.security import (
     READ_SCOPE,
     SESSION_COOKIE,
@@ -30,13 +29,6 @@ def safe_next(target: str | None) -> str:
     return target
 
 
-def _keys(request: Request) -> KeyService:
-    keys: KeyService | None = getattr(request.app.state, "keys", None)
-    if keys is None:
-        raise StoreError("API keys are not configured in this process")
-    return keys
-
-
 def login_pages_router() -> APIRouter:
     """Routes of the login form and logout."""
     router = APIRouter(include_in_schema=False)
@@ -52,9 +44,8 @@ def login_pages_router() -> APIRouter:
         key = form.get("key")
         target = form.get("next")
         target_path = safe_next(target if isinstance(target, str) else None)
-        keys = _keys(request)
-        settings = request.app.state.settings
-        t = Translator(choose_language(request, settings.default_language).lang)
+        keys: KeyService = app_service(request, "keys")
+        t = translator(request)
         problem: str | None = None
         if not isinstance(key, str) or not key.strip():
             problem = t("login.missing")
@@ -87,7 +78,7 @@ def login_pages_router() -> APIRouter:
         await check_csrf(request)
         token = request.cookies.get(SESSION_COOKIE)
         if token:
-            await run_in_threadpool(_keys(request).close_session, token)
+            await run_in_threadpool(app_service(request, "keys").close_session, token)
         response = RedirectResponse("/jobs", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response

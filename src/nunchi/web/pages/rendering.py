@@ -15,7 +15,8 @@ from starlette.responses import HTMLResponse, Response
 
 from nunchi import __version__
 from nunchi.config import Settings
-from nunchi.errors import InvalidInput
+from nunchi.errors import InvalidInput, StoreError
+from nunchi.web.errors import is_htmx
 from nunchi.web.i18n import (
     LANG_COOKIE,
     SUPPORTED_LANGUAGES,
@@ -27,6 +28,8 @@ from nunchi.web.pages.security import CSRF_COOKIE, csrf_token_for, viewer
 
 __all__ = [
     "CONTENT_SECURITY_POLICY",
+    "PAGE_SIZE",
+    "app_service",
     "html_error_renderer",
     "is_htmx",
     "make_environment",
@@ -117,11 +120,6 @@ def make_environment() -> Environment:
     return env
 
 
-def is_htmx(request: Request) -> bool:
-    """Whether ``request`` was sent by htmx (wants a fragment)."""
-    return request.headers.get("hx-request") == "true"
-
-
 def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
@@ -190,6 +188,8 @@ def html_error_renderer(request: Request, status: int, error: Mapping[str, Any])
 
 FILTER_MAX = 200
 """Longest value a page's filter or cursor query parameter may have."""
+PAGE_SIZE = 50
+"""Rows per page of a list page (jobs, webhook deliveries)."""
 
 
 def query_filter(value: str | None, name: str) -> str | None:
@@ -204,3 +204,21 @@ def translator(request: Request) -> Translator:
     """The translator for the language this request is answered in."""
     settings = request.app.state.settings
     return Translator(choose_language(request, settings.default_language).lang)
+
+
+_SERVICE_NAMES = {
+    "jobs": "the jobs service is",
+    "webhooks": "the webhook service is",
+    "keys": "API keys are",
+}
+"""How :func:`app_service`'s error names each service (with its verb)."""
+
+
+def app_service(request: Request, name: str) -> Any:
+    """The service ``app.state.<name>`` (``jobs``, ``webhooks``, ``keys``); :class:`StoreError`
+    when this process has none."""
+    service = getattr(request.app.state, name, None)
+    if service is None:
+        what = _SERVICE_NAMES.get(name, f"the {name} service is")
+        raise StoreError(f"{what} not configured in this process")
+    return service

@@ -20,9 +20,11 @@ from datetime import timedelta
 from urllib.parse import urlencode, urlsplit
 
 from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
 
 from nunchi.config import Settings
 from nunchi.errors import Forbidden, Unauthorized
+from nunchi.web.errors import error_response, is_htmx, wants_html
 from nunchi.web.i18n import SUPPORTED_LANGUAGES
 from nunchi.web.keys import ANONYMOUS, KeyService, Principal
 
@@ -37,6 +39,7 @@ __all__ = [
     "check_csrf",
     "csrf_token_for",
     "is_loopback_host",
+    "login_required_handler",
     "page_actor",
     "pages_need_login",
     "require_reader",
@@ -83,18 +86,13 @@ async def check_csrf(request: Request) -> None:
         )
 
 
-def _keys(request: Request) -> KeyService | None:
-    keys: KeyService | None = getattr(request.app.state, "keys", None)
-    return keys
-
-
 def viewer(request: Request) -> Principal | None:
     """The principal of this browser's web session, if it has a live one."""
     cached = getattr(request.state, "viewer", False)
     if cached is not False:
         return cached if isinstance(cached, Principal) else None
     token = request.cookies.get(SESSION_COOKIE, "")
-    keys = _keys(request)
+    keys: KeyService | None = getattr(request.app.state, "keys", None)
     found: Principal | None = None
     if token and keys is not None:
         try:
@@ -128,7 +126,7 @@ def new_session_token(keys: KeyService, principal: Principal) -> str:
 
 class LoginRequired(Unauthorized):
     """Reading the pages of this server needs a web session; ``login_url`` leads to the login
-    form and back to ``next_path`` (the error handlers redirect browsers there)."""
+    form and back to ``next_path`` (:func:`login_required_handler` sends browsers there)."""
 
     def __init__(self, next_path: str, lang: str | None = None) -> None:
         super().__init__(
@@ -139,6 +137,20 @@ class LoginRequired(Unauthorized):
         if lang in SUPPORTED_LANGUAGES:  # the form speaks the language asked for
             query["lang"] = lang
         self.login_url = "/login?" + urlencode(query)
+
+
+async def login_required_handler(request: Request, exc: Exception) -> Response:
+    """The exception handler of :class:`LoginRequired` (raised on page routes only): browsers
+    go to the login form (an htmx fragment gets a 401 whose ``HX-Redirect`` sends the whole
+    page there), other clients get the 401 envelope saying where to log in. Unlike other
+    :class:`Unauthorized` errors it asks for no Bearer key (``WWW-Authenticate``)."""
+    assert isinstance(exc, LoginRequired)
+    headers: dict[str, str] = {}
+    if is_htmx(request):
+        headers["HX-Redirect"] = exc.login_url
+    elif request.method in ("GET", "HEAD") and wants_html(request):
+        return RedirectResponse(exc.login_url, status_code=303)
+    return error_response(request, exc.status, exc.code, str(exc), headers=headers)
 
 
 def is_loopback_host(host: str) -> bool:
@@ -162,7 +174,7 @@ def pages_need_login(settings: Settings) -> bool:
 def _return_path(request: Request) -> str:
     """Where the login should lead back to: the page itself, or for an htmx fragment the page
     that holds it (only the path and query, never another site)."""
-    if request.headers.get("hx-request") == "true":
+    if is_htmx(request):
         current = urlsplit(request.headers.get("hx-current-url", ""))
         path = current.path or "/jobs"
         return f"{path}?{current.query}" if current.query else path

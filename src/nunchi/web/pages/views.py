@@ -6,9 +6,10 @@ reads; services' pydantic models, dataclasses and mappings are all accepted.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from nunchi.jobs.models import EVENT_TYPES, JOB_STATUSES
 from nunchi.jobs.webhooks.models import DELIVERY_STATUSES
 from nunchi.web.pages.rendering import plain
 
@@ -18,17 +19,12 @@ __all__ = [
     "JOB_STATUSES",
     "batch_view",
     "count_table",
-    "delivery_page_view",
     "delivery_view",
     "job_view",
     "page_view",
     "stage_rows",
 ]
 
-JOB_STATUSES: tuple[str, ...] = ("queued", "running", "succeeded", "failed")
-EVENT_TYPES: tuple[str, ...] = (
-    "queued", "started", "attempt_failed", "succeeded", "dead_lettered", "retried",
-)  # fmt: skip
 _STAGE_FIELDS = ("processed", "failed", "retried", "dead_lettered", "in_flight", "lag")
 
 
@@ -85,13 +81,14 @@ def job_view(job: Any) -> dict[str, Any]:
     }
 
 
-def page_view(page: Any) -> dict[str, Any]:
-    """A page of jobs: ``items`` (job views) and ``next_cursor``."""
+def page_view(page: Any, item: Callable[[Any], dict[str, Any]] = job_view) -> dict[str, Any]:
+    """A page of jobs (or with ``item=delivery_view``, of deliveries): ``items`` (views made
+    by ``item``) and ``next_cursor``."""
     d = page if isinstance(page, Mapping) else {
         "items": getattr(page, "items", []), "next_cursor": getattr(page, "next_cursor", None),
     }  # fmt: skip
     return {
-        "items": [job_view(j) for j in d.get("items") or []],
+        "items": [item(i) for i in d.get("items") or []],
         "next_cursor": d.get("next_cursor"),
     }
 
@@ -216,13 +213,4 @@ def delivery_view(delivery: Any) -> dict[str, Any]:
         "delivered_at": d.get("delivered_at"),
         "payload": d.get("payload"),
         "history": [_attempt_view(a) for a in d.get("history") or []],
-    }
-
-
-def delivery_page_view(page: Any) -> dict[str, Any]:
-    """A page of deliveries: ``items`` (delivery views) and ``next_cursor``."""
-    d = plain(page)
-    return {
-        "items": [delivery_view(i) for i in d.get("items") or []],
-        "next_cursor": d.get("next_cursor"),
     }

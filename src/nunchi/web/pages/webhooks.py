@@ -10,23 +10,21 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
-from nunchi.errors import StoreError
-from nunchi.web.pages.rendering import is_htmx, query_filter, render, translator
+from nunchi.web.pages.rendering import (
+    PAGE_SIZE,
+    app_service,
+    is_htmx,
+    query_filter,
+    render,
+    translator,
+)
 from nunchi.web.pages.security import REDELIVER_SCOPE, check_csrf, page_actor
-from nunchi.web.pages.views import DELIVERY_STATUSES, delivery_page_view, delivery_view
+from nunchi.web.pages.views import DELIVERY_STATUSES, delivery_view, page_view
 
 __all__ = ["PAGE_SIZE", "SUBJECT_LIMIT", "subject_deliveries", "webhooks_pages_router"]
 
-PAGE_SIZE = 50
 SUBJECT_LIMIT = 20
 """Deliveries shown on a job's or batch's page (newest first)."""
-
-
-def _webhooks(request: Request) -> Any:
-    service = getattr(request.app.state, "webhooks", None)
-    if service is None:
-        raise StoreError("the webhook service is not configured in this process")
-    return service
 
 
 def subject_deliveries(request: Request, subject_id: str, callback_url: Any) -> dict[str, Any]:
@@ -35,7 +33,8 @@ def subject_deliveries(request: Request, subject_id: str, callback_url: Any) -> 
     service = getattr(request.app.state, "webhooks", None)
     if not callback_url or service is None:
         return {"shown": False, "items": [], "more": False}
-    page = delivery_page_view(service.list_deliveries(subject_id=subject_id, limit=SUBJECT_LIMIT))
+    deliveries = service.list_deliveries(subject_id=subject_id, limit=SUBJECT_LIMIT)
+    page = page_view(deliveries, item=delivery_view)
     return {"shown": True, "items": page["items"], "more": page["next_cursor"] is not None}
 
 
@@ -48,11 +47,11 @@ def webhooks_pages_router() -> APIRouter:
         request: Request, status: str | None = None, cursor: str | None = None
     ) -> Response:
         chosen = query_filter(status, "status")  # the service refuses an unknown one
-        page = _webhooks(request).list_deliveries(
+        page = app_service(request, "webhooks").list_deliveries(
             status=chosen, cursor=query_filter(cursor, "cursor"), limit=PAGE_SIZE
         )
         context = {
-            "page": delivery_page_view(page),
+            "page": page_view(page, item=delivery_view),
             "filters": {"status": chosen or ""},
             "statuses": DELIVERY_STATUSES,
         }
@@ -62,14 +61,14 @@ def webhooks_pages_router() -> APIRouter:
 
     @router.get("/webhooks/{delivery_id}")
     def delivery_page(request: Request, delivery_id: str) -> Response:
-        delivery = delivery_view(_webhooks(request).get(delivery_id))
+        delivery = delivery_view(app_service(request, "webhooks").get(delivery_id))
         return render(request, "delivery.html", {"delivery": delivery, "flash": None})
 
     @router.post("/webhooks/{delivery_id}/redeliver")
     async def redeliver(request: Request, delivery_id: str) -> Response:
         await check_csrf(request)
         actor = page_actor(request, REDELIVER_SCOPE)
-        service = _webhooks(request)
+        service = app_service(request, "webhooks")
         await run_in_threadpool(service.redeliver, delivery_id, actor.name)
         if not is_htmx(request):
             return RedirectResponse(f"/webhooks/{delivery_id}", status_code=303)
