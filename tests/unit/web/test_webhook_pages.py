@@ -26,7 +26,7 @@ from nunchi.web.pages.webhooks import PAGE_SIZE
 from nunchi.web.services import AppServices
 from tests.integration.webhooks.receiver import Reply, running_receiver
 
-from .conftest import make_settings, wait_for
+from .conftest import AppFactory, make_settings, wait_for
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 XSS = "<script>alert('x')</script>"
@@ -256,3 +256,41 @@ def test_redeliver_needs_an_admin_session_when_auth_is_on(
     )
     assert plain_form.status_code == 303
     assert plain_form.headers["location"] == f"/webhooks/{delivery_id}"
+
+
+def test_beyond_loopback_deliveries_need_an_admin_key_as_in_the_api(
+    services: AppServices, deliverer: WebhookDeliverer, make_app: AppFactory
+) -> None:
+    """Deliveries carry receiver URLs (often with tokens) and payloads: where the pages need
+    a login, a read-only key sees jobs but not deliveries, as the API's delivery routes."""
+    keys = services.keys
+    assert keys is not None
+    secret_url = "https://hooks.example/h?token=SECRET-TOKEN"
+    job = services.jobs.submit("diagnostic.echo", {"payload": 1}, callback_url=secret_url)
+    delivery_id = deliverer.enqueue(
+        WebhookRequest(f"evt_{uuid.uuid4().hex}", "job.succeeded", secret_url, {"id": job.id},
+                       subject_id=job.id)
+    )
+    with TestClient(make_app(host="0.0.0.0"), raise_server_exceptions=False) as c:
+        c.get("/login")
+        token = c.cookies.get("nunchi_csrf")
+        assert token
+
+        def log_in(key: str) -> None:
+            form = {"key": key, "csrf_token": token, "next": "/jobs"}
+            assert c.post("/login", data=form, follow_redirects=False).status_code == 303
+
+        _, reader = keys.create("reader", ["read"])
+        log_in(reader)
+        job_page = c.get(f"/jobs/{job.id}")
+        assert job_page.status_code == 200 and f"/webhooks/{delivery_id}" not in job_page.text
+        for path in ("/webhooks", f"/webhooks/{delivery_id}"):
+            denied = c.get(path, headers={"Accept": "text/html"})
+            assert denied.status_code == 403 and "admin" in denied.text, path
+            assert "SECRET-TOKEN" not in denied.text
+
+        _, admin = keys.create("admin", ["admin"])
+        log_in(admin)
+        assert f"/webhooks/{delivery_id}" in c.get(f"/jobs/{job.id}").text
+        detail = c.get(f"/webhooks/{delivery_id}")
+        assert detail.status_code == 200 and "SECRET-TOKEN" in detail.text

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends
 from nunchi.web.pages.jobs import jobs_pages_router
 from nunchi.web.pages.login import login_pages_router
 from nunchi.web.pages.ops import ops_pages_router
-from nunchi.web.pages.security import require_reader
+from nunchi.web.pages.security import WEBHOOKS_SCOPE, require_page_scope, require_reader
 from nunchi.web.pages.webhooks import webhooks_pages_router
 
 __all__ = ["pages_router"]
@@ -24,7 +24,8 @@ def pages_router() -> APIRouter:
     router = APIRouter(include_in_schema=False)
     reader = [Depends(require_reader)]
     router.include_router(jobs_pages_router(), dependencies=reader)
-    router.include_router(webhooks_pages_router(), dependencies=reader)
+    admin = [Depends(require_page_scope(WEBHOOKS_SCOPE))]
+    router.include_router(webhooks_pages_router(), dependencies=admin)
     router.include_router(ops_pages_router(), dependencies=reader)
     router.include_router(login_pages_router())
     return router

@@ -12,7 +12,6 @@ from nunchi.errors import Unauthorized
 from nunchi.web.keys import KeyService
 from nunchi.web.pages.rendering import app_service, render, translator
 from nunchi.web.pages.security import (
-    READ_SCOPE,
     SESSION_COOKIE,
     SESSION_TTL,
     check_csrf,
@@ -52,11 +51,8 @@ def login_pages_router() -> APIRouter:
         else:
             try:
                 principal = await run_in_threadpool(keys.verify, key)
-            except Unauthorized:
+            except Unauthorized:  # every valid key may read; actions check their own scope
                 problem = t("login.invalid")
-            else:
-                if not principal.allows(READ_SCOPE):
-                    problem = t("login.scope", scope=READ_SCOPE)
         if problem is not None:
             context = {"next": target_path, "problem": problem}
             return render(request, "login.html", context, status=401)

@@ -3,10 +3,12 @@
 A web session is opened by entering an API key on ``/login``; its cookie is HttpOnly and
 SameSite=Strict. Reading the pages needs such a session when :func:`pages_need_login` says so
 (``settings.pages_login``: by default only when the server listens beyond loopback); the
-session's key needs the ``read`` scope, which every key has. Actions (retry, redeliver) need
-either ``settings.auth_disabled`` or a session whose key grants the scope the API's route for
-the same action needs. Every page POST must also carry the CSRF token of the page it came from
-(double-submit: a cookie and a form field or ``X-CSRF-Token`` header).
+session's key needs the ``read`` scope, which every key has, and for the webhook pages the
+``admin`` scope, as the webhook API (deliveries carry receiver URLs and payloads). Actions
+(retry, redeliver) need either ``settings.auth_disabled`` or a session whose key grants the
+scope the API's route for the same action needs. Every page POST must also carry the CSRF
+token of the page it came from (double-submit: a cookie and a form field or ``X-CSRF-Token``
+header).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import ipaddress
 import logging
 import re
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
 from urllib.parse import urlencode, urlsplit
 
@@ -35,13 +38,16 @@ __all__ = [
     "REDELIVER_SCOPE",
     "SESSION_COOKIE",
     "SESSION_TTL",
+    "WEBHOOKS_SCOPE",
     "LoginRequired",
     "check_csrf",
     "csrf_token_for",
     "is_loopback_host",
     "login_required_handler",
+    "may_read",
     "page_actor",
     "pages_need_login",
+    "require_page_scope",
     "require_reader",
     "viewer",
 ]
@@ -55,6 +61,9 @@ REDELIVER_SCOPE = "admin"
 """Scope the redeliver button needs, the same as the API's redeliver route."""
 READ_SCOPE = "read"
 """Scope reading the pages needs when a login is required (every key has it)."""
+WEBHOOKS_SCOPE = "admin"
+"""Scope the webhook delivery pages need when a login is required, as the API's delivery
+routes do: deliveries carry receiver URLs (often with tokens) and payloads."""
 
 log = logging.getLogger("nunchi.web")
 
@@ -184,13 +193,33 @@ def _return_path(request: Request) -> str:
     return f"{request.url.path}?{query}" if query else request.url.path
 
 
-def require_reader(request: Request) -> None:
-    """Router dependency of the pages: :class:`LoginRequired` when reading them needs a web
-    session and this browser has none (:class:`Forbidden` if its key cannot read)."""
+def may_read(request: Request, scope: str) -> bool:
+    """Whether this browser may see what the API shows only to keys with ``scope``: always
+    while the pages need no login, else when its session's key grants ``scope``."""
     if not pages_need_login(request.app.state.settings):
-        return
+        return True
     principal = viewer(request)
-    if principal is None:
-        raise LoginRequired(_return_path(request), request.query_params.get("lang"))
-    if not principal.allows(READ_SCOPE):
-        raise Forbidden(f"the key '{principal.name}' lacks the '{READ_SCOPE}' scope")
+    return principal is not None and principal.allows(scope)
+
+
+def require_page_scope(scope: str) -> Callable[[Request], None]:
+    """A router dependency for pages that show what the API shows only to ``scope``: where
+    the pages need a login, :class:`LoginRequired` without a web session and
+    :class:`Forbidden` when the session's key lacks ``scope``."""
+
+    def dependency(request: Request) -> None:
+        if may_read(request, scope):
+            return
+        principal = viewer(request)
+        if principal is None:
+            raise LoginRequired(_return_path(request), request.query_params.get("lang"))
+        raise Forbidden(
+            f"the key '{principal.name}' lacks the '{scope}' scope these pages need "
+            "(the API asks the same); log in with another key"
+        )
+
+    return dependency
+
+
+require_reader = require_page_scope(READ_SCOPE)
+"""The dependency of the job, batch and operations pages (every key may read them)."""

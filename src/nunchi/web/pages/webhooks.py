@@ -18,7 +18,13 @@ from nunchi.web.pages.rendering import (
     render,
     translator,
 )
-from nunchi.web.pages.security import REDELIVER_SCOPE, check_csrf, page_actor
+from nunchi.web.pages.security import (
+    REDELIVER_SCOPE,
+    WEBHOOKS_SCOPE,
+    check_csrf,
+    may_read,
+    page_actor,
+)
 from nunchi.web.pages.views import DELIVERY_STATUSES, delivery_view, page_view
 
 __all__ = ["PAGE_SIZE", "SUBJECT_LIMIT", "subject_deliveries", "webhooks_pages_router"]
@@ -28,10 +34,11 @@ SUBJECT_LIMIT = 20
 
 
 def subject_deliveries(request: Request, subject_id: str, callback_url: Any) -> dict[str, Any]:
-    """The ``webhooks`` context of a job's or batch's page: ``shown`` (it has a callback URL
-    and this process has the webhook service), ``items`` and ``more``."""
+    """The ``webhooks`` context of a job's or batch's page: ``shown`` (it has a callback URL,
+    this process has the webhook service and the viewer may see deliveries), ``items`` and
+    ``more``."""
     service = getattr(request.app.state, "webhooks", None)
-    if not callback_url or service is None:
+    if not callback_url or service is None or not may_read(request, WEBHOOKS_SCOPE):
         return {"shown": False, "items": [], "more": False}
     deliveries = service.list_deliveries(subject_id=subject_id, limit=SUBJECT_LIMIT)
     page = page_view(deliveries, item=delivery_view)
