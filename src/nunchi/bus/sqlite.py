@@ -55,8 +55,8 @@ class SqliteBus(Bus):
     only pruned once every consumer group still reading the topic has committed past them (a
     group with no live member stops counting one ``retention_seconds`` after its last commit;
     a topic no group has ever joined keeps everything). Pruning runs on :meth:`prune`, and in
-    a background thread at most every ``prune_interval`` seconds, started by a publish or a
-    consumer's heartbeat, so an idle process prunes too."""
+    one background thread per bus at most every ``prune_interval`` seconds, woken by a publish
+    or a consumer's heartbeat, so an idle process prunes too."""
 
     def __init__(
         self,
@@ -97,6 +97,7 @@ class SqliteBus(Bus):
         self._consumers: weakref.WeakSet[SqliteConsumer] = weakref.WeakSet()
         self._last_prune = time.monotonic()
         self._pruner: threading.Thread | None = None
+        self._prune_due = threading.Event()
         self._closing = threading.Event()
 
     # -- topics ----------------------------------------------------------------------------------
@@ -236,20 +237,34 @@ class SqliteBus(Bus):
         return deleted
 
     def _maybe_prune(self) -> None:
-        """Start a background prune if retention is on, ``prune_interval`` has passed and none
-        is running. Cheap enough for every publish and heartbeat."""
+        """Wake the background pruner if retention is on and ``prune_interval`` has passed
+        since the last prune; start it on the first call that finds a prune due. Cheap
+        enough for every publish and heartbeat."""
         if self.retention_seconds is None and self.max_records_per_partition is None:
             return
         if time.monotonic() - self._last_prune < self.prune_interval:
             return
-        with self._lock:
-            if self._closing.is_set() or (self._pruner is not None and self._pruner.is_alive()):
+        pruner = self._pruner
+        if pruner is None or not pruner.is_alive():  # not started yet, or lost to a fork
+            with self._lock:
+                if self._closing.is_set():
+                    return
+                if self._pruner is pruner:
+                    self._pruner = threading.Thread(
+                        target=self._prune_loop, name="nunchi-bus-prune", daemon=True
+                    )
+                    self._pruner.start()
+        self._prune_due.set()
+
+    def _prune_loop(self) -> None:
+        """The pruner thread: one per bus, so one connection however many prunes it runs.
+        Prunes whenever :meth:`_maybe_prune` wakes it, until :meth:`close`."""
+        while True:
+            self._prune_due.wait()
+            self._prune_due.clear()
+            if self._closing.is_set():
                 return
-            self._last_prune = time.monotonic()
-            self._pruner = threading.Thread(
-                target=self._prune_quietly, name="nunchi-bus-prune", daemon=True
-            )
-            self._pruner.start()
+            self._prune_quietly()
 
     def _prune_quietly(self) -> None:
         try:
@@ -270,6 +285,7 @@ class SqliteBus(Bus):
         with self._lock:  # no pruner starts after this
             self._closing.set()
             pruner = self._pruner
+        self._prune_due.set()  # wakes the pruner to see _closing and end
         if pruner is not None and pruner is not threading.current_thread():
             pruner.join(timeout=self._db.busy_timeout + 5)
         for member in list(self._consumers):

@@ -6,23 +6,15 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from nunchi.bus import Message, Record, open_bus
+from nunchi.bus import Message, open_bus
 from nunchi.bus._sqlite_db import decode_headers, encode_headers
 from nunchi.bus.sqlite import SqliteBus
 from nunchi.errors import BusError, InvalidInput
-
-
-def _drain(poll: Callable[..., list[Record]], want: int) -> list[Record]:
-    got: list[Record] = []
-    deadline = time.monotonic() + 10
-    while len(got) < want and time.monotonic() < deadline:
-        got += poll(timeout=0.1)
-    return got
+from tests.unit.bus.support import drain
 
 
 def test_open_bus_sqlite_url(tmp_path: Path) -> None:
@@ -101,7 +93,7 @@ def test_commit_after_losing_the_lease_is_ignored_and_regaining_resumes(tmp_path
         bus.ensure_topic("t", 1)
         bus.publish_batch([Message("t", b"%d" % i) for i in range(5)])
         consumer = bus.consumer("g", ["t"])
-        records = _drain(consumer.poll, 5)
+        records = drain(consumer, 5)
         assert len(records) == 5
         with sqlite3.connect(db) as conn:  # another member takes the partition over
             conn.execute("UPDATE leases SET owner = 'other', epoch = epoch + 1")
@@ -109,7 +101,7 @@ def test_commit_after_losing_the_lease_is_ignored_and_regaining_resumes(tmp_path
         assert bus.lag("g", "t") == 5, "a commit without the lease must not count"
         # 'other' is no live member, so the consumer regains the partition under a new epoch
         # and starts again from the committed offset
-        again = _drain(consumer.poll, 5)
+        again = drain(consumer, 5)
         assert [r.offset for r in again] == [0, 1, 2, 3, 4]
         consumer.commit(again)
         assert bus.lag("g", "t") == 0

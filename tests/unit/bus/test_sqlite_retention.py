@@ -7,9 +7,9 @@ old at once (member liveness stays lease-based), or rows are backdated in the fi
 from __future__ import annotations
 
 import sqlite3
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import closing
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -17,31 +17,17 @@ from pydantic import ValidationError
 
 import nunchi.bus.sqlite as sqlite_bus
 from nunchi.assembly import open_platform
-from nunchi.bus import Consumer, Message, Record, open_bus
+from nunchi.bus import Consumer, Message, open_bus
 from nunchi.bus._sqlite_retention import prune_chunk
 from nunchi.bus.sqlite import SqliteBus
 from nunchi.config import Settings
 from nunchi.errors import InvalidInput
+from tests.fixtures.processes import wait_for
+from tests.unit.bus.support import drain
 
 TINY = 1e-6
 """A retention every record and commit is older than by the time prune() runs."""
 HOUR = 3600.0
-
-
-def _drain(consumer: Consumer, want: int) -> list[Record]:
-    got: list[Record] = []
-    deadline = time.monotonic() + 10
-    while len(got) < want and time.monotonic() < deadline:
-        got += consumer.poll(timeout=0.1)
-    assert len(got) == want, f"expected {want} records, got {len(got)}"
-    return got
-
-
-def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
 
 
 def _sql(path: Path, statement: str, *args: object) -> list[tuple[object, ...]]:
@@ -129,8 +115,8 @@ def test_records_past_retention_go_once_every_group_committed_them(
         bus.publish_batch([Message("t", b"%d" % i, key=b"%d" % i) for i in range(20)])
         fast, slow = bus.consumer("fast", ["t"]), bus.consumer("slow", ["t"])
         open_consumers += [fast, slow]
-        fast.commit(_drain(fast, 20))
-        slow_records = _drain(slow, 20)
+        fast.commit(drain(fast, 20))
+        slow_records = drain(slow, 20)
         first = [r for r in slow_records if r.partition == 0][:3]
         slow.commit(first)
         assert bus.prune() == 3, "only what both groups committed"
@@ -148,10 +134,10 @@ def test_an_uncommitted_record_is_never_pruned(db: Path, open_consumers: list[Co
         reader = bus.consumer("reader", ["t"])
         slow = bus.consumer("slow", ["t"])  # joined, has not polled or committed yet
         open_consumers += [reader, slow]
-        reader.commit(_drain(reader, 5))
+        reader.commit(drain(reader, 5))
         assert bus.prune() == 0
         assert _offsets(db, "t") == [0, 1, 2, 3, 4]
-        slow.commit(_drain(slow, 5)[:2])
+        slow.commit(drain(slow, 5)[:2])
         assert bus.prune() == 2
         assert _offsets(db, "t") == [2, 3, 4]
 
@@ -164,7 +150,7 @@ def test_committed_records_younger_than_retention_stay(
         bus.publish_batch([Message("t", b"x") for _ in range(6)])
         consumer = bus.consumer("g", ["t"])
         open_consumers.append(consumer)
-        consumer.commit(_drain(consumer, 6))
+        consumer.commit(drain(consumer, 6))
         assert bus.prune() == 0
         _backdate(db, "records", "ts", 2 * HOUR, '"offset" < 4')
         assert bus.prune() == 4
@@ -180,9 +166,9 @@ def test_an_abandoned_group_stops_blocking_one_retention_after_its_last_commit(
         _backdate(db, "records", "ts", 2 * HOUR)
         live, idle, gone = (bus.consumer(g, ["t"]) for g in ("live", "idle", "gone"))
         open_consumers += [live, idle]
-        live.commit(_drain(live, 10))
-        idle.commit(_drain(idle, 10)[:5])
-        gone.commit(_drain(gone, 10)[:3])
+        live.commit(drain(live, 10))
+        idle.commit(drain(idle, 10)[:5])
+        gone.commit(drain(gone, 10)[:3])
         gone.close()  # no member left
         assert bus.prune() == 3, "a recent commit holds records back without members"
 
@@ -198,7 +184,7 @@ def test_an_abandoned_group_stops_blocking_one_retention_after_its_last_commit(
         open_consumers.append(back)
         assert back.poll(timeout=0.2) == []
         bus.publish("t", b"new")
-        assert [r.offset for r in _drain(back, 1)] == [10]
+        assert [r.offset for r in drain(back, 1)] == [10]
 
 
 def test_a_topic_no_group_has_joined_keeps_everything(
@@ -211,7 +197,7 @@ def test_a_topic_no_group_has_joined_keeps_everything(
         bus.publish_batch([Message("jobs.x.requested.dlq", b"dead") for _ in range(4)])
         consumer = bus.consumer("stage", ["jobs.x.requested"])
         open_consumers.append(consumer)
-        consumer.commit(_drain(consumer, 4))
+        consumer.commit(drain(consumer, 4))
         assert bus.prune() == 4
         assert _offsets(db, "jobs.x.requested.dlq") == [0, 1, 2, 3]
 
@@ -236,11 +222,11 @@ def test_prune_deletes_in_bounded_transactions(
         bus.publish_batch([Message("t", b"%d" % i) for i in range(20)])
         consumer = bus.consumer("g", ["t"])
         open_consumers.append(consumer)
-        consumer.commit(_drain(consumer, 20))
+        consumer.commit(drain(consumer, 20))
         assert bus.prune() == 20
     assert max(chunks) == 3
     assert sum(chunks) == 20
-    assert len(chunks) == 7, "six full transactions, then one that finds nothing left"
+    assert len(chunks) == 7, "six full transactions of 3, then one that deletes the last 2"
 
 
 def test_an_idle_process_prunes_from_its_consumers_heartbeats(
@@ -251,10 +237,10 @@ def test_an_idle_process_prunes_from_its_consumers_heartbeats(
         bus.publish_batch([Message("t", b"x") for _ in range(5)])
         consumer = bus.consumer("g", ["t"])
         open_consumers.append(consumer)
-        consumer.commit(_drain(consumer, 5))
+        consumer.commit(drain(consumer, 5))
         assert _offsets(db, "t") == [0, 1, 2, 3, 4]
         bus.prune_interval = 0.0  # nothing publishes from here on
-        _wait_for(lambda: _offsets(db, "t") == [], "a background prune")
+        wait_for(lambda: _offsets(db, "t") == [], 15, "a background prune", interval=0.02)
 
 
 def test_the_max_records_limit_still_waits_for_every_group(
@@ -266,13 +252,40 @@ def test_the_max_records_limit_still_waits_for_every_group(
         assert bus.prune() == 0, "no group has read the topic yet"
         fast, slow = bus.consumer("fast", ["t"]), bus.consumer("slow", ["t"])
         open_consumers += [fast, slow]
-        fast.commit(_drain(fast, 10))
-        slow_records = _drain(slow, 10)
+        fast.commit(drain(fast, 10))
+        slow_records = drain(slow, 10)
         slow.commit(slow_records[:4])
         assert bus.prune() == 4, "offsets 0-3: committed by both groups"
         slow.commit(slow_records)
         assert bus.prune() == 4, "offsets 4-7: the last 2 stay (max_records_per_partition)"
         late = bus.consumer("late", ["t"])
         open_consumers.append(late)
-        assert [r.offset for r in _drain(late, 2)] == [8, 9]
+        assert [r.offset for r in drain(late, 2)] == [8, 9]
         assert bus.lag("late", "t") == 2
+
+
+def test_background_prunes_reuse_one_thread_and_its_connection(db: Path) -> None:
+    with SqliteBus(db, retention_seconds=TINY, prune_interval=0.0) as bus:
+        bus.ensure_topic("t", 1)
+        prunes: list[int] = []
+        prune = bus.prune
+
+        def counting_prune() -> int:
+            deleted = prune()
+            prunes.append(deleted)
+            return deleted
+
+        bus.prune = counting_prune  # type: ignore[method-assign]
+
+        def pruned(times: int) -> bool:
+            bus._maybe_prune()  # every call finds a prune due (prune_interval=0)
+            return len(prunes) >= times
+
+        bus.publish("t", b"first")
+        wait_for(partial(pruned, 1), 10, "the first background prune", interval=0.005)
+        connections = len(bus._db._all)
+        for times in range(2, 51):
+            bus.publish("t", b"more")
+            wait_for(partial(pruned, times), 10, f"background prune {times}", interval=0.005)
+        assert len(bus._db._all) == connections, "each prune opened a connection"
+        assert connections == 2, "this thread's and the pruner's"
