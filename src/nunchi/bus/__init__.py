@@ -66,8 +66,10 @@ def open_bus(url: str, *, retention_hours: float = 0.0) -> Bus:
         return KafkaBus(
             bootstrap, config=common, producer_config=producer, consumer_config=consumer
         )
+    from nunchi.urls import redact_url
+
     raise InvalidInput(
-        f"unknown bus URL {url!r}: use memory://, sqlite:///PATH or kafka://HOST:PORT"
+        f"unknown bus URL {redact_url(url)!r}: use memory://, sqlite:///PATH or kafka://HOST:PORT"
     )
 
 

@@ -78,18 +78,13 @@ def prune_chunk(
             if low >= by_count and (cutoff is None or low_ts >= cutoff):
                 continue  # the oldest record stays, so do the later ones (age grows with offset)
             high = min(safe, low + remaining)
-            if cutoff is None:
-                deleted = conn.execute(
-                    'DELETE FROM records WHERE topic = ? AND "partition" = ? AND "offset" >= ?'
-                    ' AND "offset" < ?',
-                    (topic, partition, low, min(high, by_count)),
-                ).rowcount
-            else:
-                deleted = conn.execute(
-                    'DELETE FROM records WHERE topic = ? AND "partition" = ? AND "offset" >= ?'
-                    ' AND "offset" < ? AND ("offset" < ? OR ts < ?)',
-                    (topic, partition, low, high, by_count, cutoff),
-                ).rowcount
+            # Without an age limit the cutoff is NULL: "ts < NULL" is never true, so only the
+            # count rule ("offset" < by_count) deletes.
+            deleted = conn.execute(
+                'DELETE FROM records WHERE topic = ? AND "partition" = ? AND "offset" >= ?'
+                ' AND "offset" < ? AND ("offset" < ? OR ts < ?)',
+                (topic, partition, low, high, by_count, cutoff),
+            ).rowcount
             remaining -= deleted
             if remaining <= 0:
                 return budget

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from nunchi.config import get_settings
+from nunchi.urls import redact_url
 
 __all__ = ["register"]
 
@@ -144,29 +145,10 @@ def register(app: typer.Typer) -> None:
                 signal.signal(sig, lambda *_: stop.set())
             platform.start(stage, worker_name=name)
             chosen = ", ".join(stage) if stage else "all stages"
-            _err.print(f"[bold]nunchi worker[/] running {chosen}; bus {_safe(settings.bus_url)}")
+            shown = redact_url(settings.bus_url)
+            _err.print(f"[bold]nunchi worker[/] running {chosen}; bus {shown}")
             stop.wait()
             _err.print("stopping: finishing in-flight work…")
         finally:
             platform.stop()
             platform.close()
-
-
-_SECRET_WORDS = ("password", "secret", "token", "key", "jaas", "credential")
-
-
-def _safe(url: str) -> str:
-    """A URL without credentials, for logs: no user info, and the values of query
-    parameters whose names look secret (``sasl.password``, ``ssl.key.password``…) masked."""
-    base, sep, query = url.partition("?")
-    if "@" in base:
-        scheme, _, rest = base.partition("://")
-        base = f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
-    if not sep:
-        return base
-    parts = []
-    for part in query.split("&"):
-        name, eq, _value = part.partition("=")
-        secret = eq and any(word in name.lower() for word in _SECRET_WORDS)
-        parts.append(f"{name}=***" if secret else part)
-    return f"{base}?{'&'.join(parts)}"

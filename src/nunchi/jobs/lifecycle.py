@@ -8,7 +8,6 @@ announce it, for the caller to stage in the outbox of the same transaction.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from nunchi.bus.base import Message
 from nunchi.bus.topics import JOBS_COMPLETED, WEBHOOKS_DELIVER
 from nunchi.jobs.models import Batch, job_events_table, jobs_table
 from nunchi.jobs.schemas import BatchCounts, BatchOut, JobOut
+from nunchi.jobs.webhooks.delivery import WebhookRequest
 from nunchi.store.types import JSONDocument, UTCDateTime
 
 __all__ = [
@@ -217,17 +217,11 @@ def record_dead_letter(
     return row
 
 
-def webhook_message(event_type: str, url: str, key: str, payload: Any) -> Message:
+def webhook_message(event_type: str, url: str, key: str, payload: dict[str, Any]) -> Message:
     """A request to deliver one webhook event about the job or batch ``key`` (``event_id``
     is fixed when it is written)."""
-    body = {
-        "event_id": str(uuid.uuid4()),
-        "type": event_type,
-        "url": url,
-        "payload": payload,
-        "subject_id": key,
-    }
-    return Message(WEBHOOKS_DELIVER, json.dumps(body).encode(), key=key.encode())
+    request = WebhookRequest(str(uuid.uuid4()), event_type, url, payload, subject_id=key)
+    return Message(WEBHOOKS_DELIVER, request.to_json(), key=key.encode())
 
 
 def job_completed_messages(row: Mapping[Any, Any]) -> list[Message]:

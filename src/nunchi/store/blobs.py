@@ -25,6 +25,7 @@ from typing import Any, NoReturn
 from urllib.parse import parse_qs, urlsplit
 
 from nunchi.errors import InvalidInput, NotFound, StoreError
+from nunchi.urls import redact_url
 
 __all__ = [
     "BlobInfo",
@@ -49,6 +50,13 @@ def _check_key(key: str) -> str:
     if not isinstance(key, str) or not _KEY.match(key):
         raise InvalidInput(f"bad blob key {key!r}: expected 64 lowercase hex digits (sha256)")
     return key
+
+
+def _fanned(key: str) -> str:
+    """Where ``key`` lives below a store's root: ``ab/cd/<key>`` (checked), so no folder
+    holds more than a few hundred entries."""
+    _check_key(key)
+    return f"{key[:2]}/{key[2:4]}/{key}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,8 +148,7 @@ class FolderBlobStore(BlobStore):
             raise StoreError(f"cannot create blob folder {self.root}: {e}") from e
 
     def _path(self, key: str) -> Path:
-        _check_key(key)
-        return self.root / key[:2] / key[2:4] / key
+        return self.root / _fanned(key)
 
     def put(self, data: bytes, content_type: str = DEFAULT_CONTENT_TYPE) -> str:
         """Store ``data`` and return its key (a no-op for bytes already stored)."""
@@ -216,7 +223,8 @@ class FolderBlobStore(BlobStore):
             raise
 
 
-_BUCKET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{2,254}$")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+"""S3's bucket naming rule (MinIO follows it too)."""
 _S3_CREDENTIALS_HINT = (
     "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment "
     "(or use ~/.aws or an instance role)"
@@ -287,7 +295,7 @@ class S3BlobStore(BlobStore):
         if not isinstance(bucket, str) or not _BUCKET.match(bucket):
             raise InvalidInput(
                 f"bad S3 bucket name {bucket!r}: expected 3-63 lowercase letters, digits, "
-                "dots and hyphens"
+                "dots and hyphens, starting and ending with a letter or digit"
             )
         if endpoint_url is not None:
             _check_endpoint(endpoint_url)
@@ -299,8 +307,7 @@ class S3BlobStore(BlobStore):
         self._bucket_seen = False
 
     def _object_key(self, key: str) -> str:
-        _check_key(key)
-        fanned = f"{key[:2]}/{key[2:4]}/{key}"
+        fanned = _fanned(key)
         return f"{self.prefix}/{fanned}" if self.prefix else fanned
 
     def put(self, data: bytes, content_type: str = DEFAULT_CONTENT_TYPE) -> str:
@@ -370,7 +377,7 @@ class S3BlobStore(BlobStore):
         except ClientError as e:
             if _s3_code(e) in _S3_NO_BUCKET | _S3_MISSING:
                 self._raise_for(e, doing)
-            return  # not allowed to look at the bucket, but it answered: it exists
+            # not allowed to look at the bucket, but it answered: it exists
         self._bucket_seen = True
 
     @contextlib.contextmanager
@@ -435,15 +442,6 @@ def _s3_code(error: Any) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
 
-def _redacted(url: str) -> str:
-    """``url`` for messages: everything up to its last ``@`` (a user and password, perhaps
-    with a ``/`` in it) masked."""
-    scheme, sep, rest = url.partition("://")
-    if sep and "@" in rest:
-        return f"{scheme}://***@{rest.rpartition('@')[2]}"
-    return url
-
-
 def _check_endpoint(endpoint_url: str) -> None:
     if "@" in endpoint_url:
         raise InvalidInput(
@@ -467,7 +465,7 @@ def _open_s3(url: str) -> S3BlobStore:
         parts = urlsplit(url)
     except ValueError:
         raise InvalidInput(
-            f"blob URL {_redacted(url)!r} is malformed: use s3://BUCKET/PREFIX"
+            f"blob URL {redact_url(url)!r} is malformed: use s3://BUCKET/PREFIX"
         ) from None
     if "@" in parts.netloc or ":" in parts.netloc:
         # Never echo it: a secret may be in there (one with a '/' ends up split across parts).
@@ -476,7 +474,7 @@ def _open_s3(url: str) -> S3BlobStore:
             f"use s3://BUCKET/PREFIX, {_S3_CREDENTIALS_HINT}, and give a server as "
             "?endpoint=http://HOST:PORT"
         )
-    shown = _redacted(url)
+    shown = redact_url(url)
     if not parts.netloc:
         raise InvalidInput(f"blob URL {shown!r} has no bucket: use s3://BUCKET/PREFIX")
     if parts.fragment:
@@ -520,5 +518,5 @@ def open_blob_store(url: str) -> BlobStore:
     if url.startswith("s3://"):
         return _open_s3(url)
     raise InvalidInput(
-        f"unknown blob URL {_redacted(url)!r}: use file://PATH, s3://BUCKET/PREFIX or memory://"
+        f"unknown blob URL {redact_url(url)!r}: use file://PATH, s3://BUCKET/PREFIX or memory://"
     )

@@ -7,8 +7,8 @@ import pytest
 
 from nunchi.bus import open_bus
 from nunchi.bus.kafka import KafkaBus
-from nunchi.cli.up import _safe
 from nunchi.errors import BusError, InvalidInput
+from nunchi.urls import redact_url
 
 
 def test_query_parameters_reach_the_right_clients() -> None:
@@ -63,7 +63,7 @@ def test_unknown_property_fails_when_a_client_is_made() -> None:
 
 
 def test_logged_bus_url_hides_credentials_and_secret_parameters() -> None:
-    shown = _safe(
+    shown = redact_url(
         "kafka://user:pw@b1:9092,b2:9092?sasl.username=me@x&sasl.password=hunter2"
         "&ssl.key.password=k&client.id=w1"
     )
@@ -72,4 +72,10 @@ def test_logged_bus_url_hides_credentials_and_secret_parameters() -> None:
         "kafka://***@b1:9092,b2:9092?sasl.username=me@x&sasl.password=***"
         "&ssl.key.password=***&client.id=w1"
     )
-    assert _safe("sqlite:///data/bus.db") == "sqlite:///data/bus.db"
+    assert redact_url("sqlite:///data/bus.db") == "sqlite:///data/bus.db"
+
+
+def test_unknown_bus_url_error_masks_credentials() -> None:
+    with pytest.raises(InvalidInput, match=r"unknown bus URL 'redis://\*\*\*@host:6379'") as e:
+        open_bus("redis://user:s3cr3t@host:6379")
+    assert "s3cr3t" not in str(e.value)

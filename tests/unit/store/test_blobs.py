@@ -252,3 +252,37 @@ def test_s3_without_boto3_says_what_to_install(monkeypatch: pytest.MonkeyPatch) 
 def test_unknown_urls_say_what_to_use(url: str) -> None:
     with pytest.raises(InvalidInput, match="file://"):
         open_blob_store(url)
+
+
+@pytest.mark.parametrize("name", ["abc", "a" * 63, "my.bucket-2", "0-0"])
+def test_s3_bucket_names_follow_the_s3_rule(name: str) -> None:
+    assert S3BlobStore(name, client=object()).bucket == name
+
+
+@pytest.mark.parametrize(
+    "name", ["ab", "a" * 64, "My-Bucket", "my_bucket", "-bucket", "bucket-", ".bucket", "bucket."]
+)
+def test_s3_bucket_names_breaking_the_s3_rule_are_refused(name: str) -> None:
+    with pytest.raises(InvalidInput, match="3-63 lowercase letters, digits, dots and hyphens"):
+        S3BlobStore(name, client=object())
+
+
+def test_s3_bucket_that_denies_a_look_is_checked_once() -> None:
+    from botocore.exceptions import ClientError
+
+    calls: list[str] = []
+
+    class Client:
+        def head_object(self, **_: object) -> None:
+            calls.append("head_object")
+            raise ClientError({"Error": {"Code": "404"}}, "HeadObject")
+
+        def head_bucket(self, **_: object) -> None:
+            calls.append("head_bucket")
+            raise ClientError({"Error": {"Code": "403"}}, "HeadBucket")
+
+    store = S3BlobStore("bucket", client=Client())
+    key = hashlib.sha256(b"x").hexdigest()
+    assert not store.exists(key)
+    assert not store.exists(key)
+    assert calls == ["head_object", "head_bucket", "head_object"], "it answered: it exists"

@@ -1,6 +1,7 @@
 """Signed webhooks (Standard Webhooks) with scheduled retries and a delivery log.
 
-Flow: the jobs subsystem publishes ``{"event_id", "type", "url", "payload"}`` on
+Flow: the jobs subsystem publishes ``{"event_id", "type", "url", "payload", "subject_id"}``
+(:meth:`WebhookRequest.to_json`; ``subject_id``, the job or batch, optional) on
 ``webhooks.deliver``; :func:`webhook_stage` stores it once (keyed by ``event_id``) and makes the
 first attempt; :class:`WebhookScheduler` makes the later ones on ``settings.webhook_schedule``;
 :class:`WebhookService` lists deliveries and redelivers by hand. Every request goes through

@@ -1,0 +1,39 @@
+"""Showing service URLs (bus, blob store) in messages and logs without their secrets."""
+
+from __future__ import annotations
+
+__all__ = ["redact_url"]
+
+_SECRET_WORDS = ("password", "secret", "token", "key", "jaas", "credential")
+"""A query parameter whose name contains one of these has its value masked."""
+
+
+def redact_url(url: str) -> str:
+    """``url`` for messages and logs: its user info masked (``scheme://***@host…``), the
+    values of query parameters whose names look secret (``sasl.password``,
+    ``ssl.key.password``…) masked, and URLs given as query values redacted the same way.
+
+    The user info ends at the last ``@`` before the first ``=`` after the first ``?``, so a
+    password with ``/``, ``#``, ``=`` or ``?`` in it is masked whole, while an ``@`` in a query
+    value (``sasl.username=me@example.com``) is not taken for one. (A password holding a
+    ``?`` followed by an ``=`` is ambiguous with a query; URLs must percent-encode both.)"""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    question = rest.find("?")
+    equals = rest.find("=", question) if question >= 0 else -1
+    at = rest.rfind("@", 0, equals if equals >= 0 else len(rest))
+    if at >= 0:
+        rest = "***" + rest[at:]
+    base, q, query = rest.partition("?")
+    if q:
+        parts = []
+        for part in query.split("&"):
+            name, eq, value = part.partition("=")
+            if eq and any(word in name.lower() for word in _SECRET_WORDS):
+                part = f"{name}=***"
+            elif "://" in value:  # a URL as a value (endpoint=http://KEY:SECRET@HOST)
+                part = f"{name}={redact_url(value)}"
+            parts.append(part)
+        query = "&".join(parts)
+    return f"{scheme}{sep}{base}{q}{query}"
