@@ -1,6 +1,7 @@
 """Helper processes and throw-away services for benchmarks: start and stop processes, wait on
 conditions (no fixed sleeps), run a Kafka-protocol broker (Tansu) on a free loopback port, and
-make a fresh PostgreSQL schema."""
+make a fresh PostgreSQL schema; the environment and the nunchi Settings of a run, made only of
+what the run sets (no stray ``NUNCHI_*`` variable, no ``.env`` file)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,15 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nunchi.config import Settings
 
 __all__ = [
     "Proc",
+    "bench_settings",
+    "clean_env",
     "ensure_alive",
     "free_port",
     "pg_schema",
@@ -36,6 +42,35 @@ _TANSU_ENV = (
     "OTEL_EXPORTER_OTLP_ENDPOINT",
 )
 """Environment variables Tansu reads as settings: never inherited by the benchmark's broker."""
+
+
+def clean_env() -> dict[str, str]:
+    """This process's environment without ``NUNCHI_*``: the base environment of a benchmark's
+    child processes, which the run configures with every setting it needs."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("NUNCHI_")}
+
+
+def bench_settings(**fields: Any) -> Settings:
+    """nunchi Settings made of ``fields`` and the defaults only: no ``.env`` file and no
+    ``NUNCHI_*`` variable of this process (what a child started on :func:`clean_env` plus
+    the same ``NUNCHI_*`` values reads)."""
+    from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
+
+    from nunchi.config import Settings
+
+    class _Given(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return (init_settings,)
+
+    return _Given(**fields)
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str, poll: float = 0.02) -> None:

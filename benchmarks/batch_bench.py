@@ -19,7 +19,6 @@ to submit; the queue is checked to hold N messages, then purged).
 from __future__ import annotations
 
 import json
-import os
 import re
 import statistics
 import subprocess
@@ -29,12 +28,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks._proc import Proc, ensure_alive, free_port, wait_for
+from benchmarks._proc import Proc, clean_env, ensure_alive, free_port, wait_for
 from benchmarks.pipeline import (
     BACKENDS,
     ECHO,
-    BenchConfig,
     Progress,
+    Services,
     check_config,
     in_backend,
     machine_info,
@@ -49,21 +48,18 @@ _KEY = re.compile(r"^(nk_\S+)$", re.M)
 """The plaintext key on the stdout of ``nunchi keys create``."""
 _CELERY_QUEUE = "celery"
 """Celery's default queue: a Redis list of that name."""
+_PARTITIONS = 4
+"""Partitions of the topics nunchi creates (``nunchi bench pipeline``'s default)."""
 
 
 @dataclass(frozen=True)
-class BatchBenchConfig:
+class BatchBenchConfig(Services):
     """What to run: ``repeats`` timed batches of ``items`` items (after one warm-up) on each
-    backend, against these services."""
+    backend, against these services (Celery's Redis database is flushed before and after)."""
 
     items: int = 10_000
     repeats: int = 5
     backends: tuple[str, ...] = BACKENDS
-    redis_url: str = "redis://127.0.0.1:6379/15"
-    """Broker for Celery: this database is FLUSHED before and after the run."""
-    postgres_url: str = ""
-    """PostgreSQL server for the kafka run ('' = 127.0.0.1:5432, database test, user
-    postgres or root); a fresh schema is created and dropped."""
     ready_timeout: float = 120.0
     """Seconds for the API process to answer ``/readyz``."""
     request_timeout: float = 300.0
@@ -86,16 +82,11 @@ def spread(seconds: Sequence[float]) -> dict[str, Any]:
 # -- nunchi over HTTP -------------------------------------------------------------------------
 
 
-def _clean_env() -> dict[str, str]:
-    """This process's environment without ``NUNCHI_*``: the run sets every setting it needs."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("NUNCHI_")}
-
-
 def _create_key(env: dict[str, str], tmp: Path) -> str:
     """An admin API key made with ``nunchi keys create`` (which also migrates the store)."""
     argv = nunchi_argv("keys", "create", "--name", "bench", "--scope", "admin")
     done = subprocess.run(
-        argv, env={**_clean_env(), **env}, cwd=tmp, capture_output=True, text=True,
+        argv, env={**clean_env(), **env}, cwd=tmp, capture_output=True, text=True,
         timeout=120, check=False,
     )
     keys = _KEY.findall(done.stdout)
@@ -142,7 +133,7 @@ def _measure(
     port = free_port()
     server = Proc(
         nunchi_argv("up", "--no-workers", "--host", "127.0.0.1", "--port", str(port)),
-        env=env, base_env=_clean_env(), log=str(tmp / "server.log"), cwd=str(tmp),
+        env=env, base_env=clean_env(), log=str(tmp / "server.log"), cwd=str(tmp),
         name="`nunchi up --no-workers`",
     )
     payload = {"kind": ECHO, "items": [{"payload": i} for i in range(n)]}
@@ -208,19 +199,15 @@ def run_nunchi_submit(
 ) -> dict[str, Any]:
     """Time batch submits over HTTP on nunchi with the ``sqlite`` or ``kafka`` backend; the
     figures and a description of the setup. Everything it started or created is removed."""
-    # backend_env reads only its jobs, workers, partitions and postgres_url.
-    services = BenchConfig(
-        jobs=config.items, backends=config.backends, postgres_url=config.postgres_url
-    )
-    result = in_backend(
+    return in_backend(
         backend,
-        services,
         f"nunchi-bench-batch-{backend}-",
         progress,
         lambda env, tmp: _measure(backend, config, env, tmp, progress),
+        partitions=_PARTITIONS,
+        items=config.items,
+        postgres_url=config.postgres_url,
     )
-    del result["workers"]  # no stage worker runs here
-    return result
 
 
 # -- the Celery peer --------------------------------------------------------------------------

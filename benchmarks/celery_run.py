@@ -15,7 +15,7 @@ import sys
 import time
 from typing import Any
 
-from benchmarks._proc import Proc, ensure_alive, wait_for
+from benchmarks._proc import Proc, clean_env, ensure_alive, wait_for
 from benchmarks.pipeline import Progress, quiet, repo_root, summarize
 
 __all__ = ["redis_client", "redis_durability", "run_celery"]
@@ -90,7 +90,7 @@ def run_celery(
         [sys.executable, "-m", "celery", "-A", "benchmarks.celery_peer", "worker",
          f"--concurrency={concurrency}", "--pool=prefork", "--loglevel=WARNING",
          "--without-gossip", "--without-mingle", "--without-heartbeat"],
-        env=env, log=log, cwd=root, name="the Celery worker",
+        env=env, base_env=clean_env(), log=log, cwd=root, name="the Celery worker",
     )
     app = make_app(redis_url)
     try:

@@ -36,7 +36,15 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from benchmarks._proc import Proc, ensure_alive, pg_schema, tansu_broker, wait_for
+from benchmarks._proc import (
+    Proc,
+    bench_settings,
+    clean_env,
+    ensure_alive,
+    pg_schema,
+    tansu_broker,
+    wait_for,
+)
 
 __all__ = [
     "BACKENDS",
@@ -44,6 +52,7 @@ __all__ = [
     "STAGES",
     "BenchConfig",
     "Progress",
+    "Services",
     "backend_env",
     "check_config",
     "in_backend",
@@ -91,8 +100,21 @@ def check_config(config: Any, counts: Sequence[str]) -> None:
             raise ValueError(f"{name} must be at least 1, got {getattr(config, name)}")
 
 
+@dataclass(frozen=True, kw_only=True)
+class Services:
+    """The servers a bench runs against (the fields of ``nunchi bench pipeline`` and
+    ``nunchi bench batch`` configs alike; keyword-only)."""
+
+    redis_url: str = "redis://127.0.0.1:6379/15"
+    """Redis for the Celery peer (its broker, and for the pipeline its result backend): this
+    database is FLUSHED by the run."""
+    postgres_url: str = ""
+    """PostgreSQL server for the kafka run ('' = 127.0.0.1:5432, database test, user
+    postgres or root); a fresh schema is created and dropped."""
+
+
 @dataclass(frozen=True)
-class BenchConfig:
+class BenchConfig(Services):
     """What to run: N jobs on each backend, with this many worker processes and Celery
     children, against these services."""
 
@@ -102,11 +124,6 @@ class BenchConfig:
     """``nunchi worker`` processes (each one handler thread for the echo stage)."""
     concurrency: int = 2
     """Celery prefork children in its one worker process."""
-    redis_url: str = "redis://127.0.0.1:6379/15"
-    """Broker and result backend for Celery: this database is FLUSHED before the run."""
-    postgres_url: str = ""
-    """PostgreSQL server for the kafka run ('' = 127.0.0.1:5432, database test, user
-    postgres or root); a fresh schema is created and dropped."""
     partitions: int = 4
     timeout: float = 600.0
     """Seconds to wait for one backend's jobs to finish."""
@@ -152,25 +169,22 @@ def summarize(
 
 @contextlib.contextmanager
 def backend_env(
-    backend: str, config: BenchConfig, tmp: Path
+    backend: str, tmp: Path, *, partitions: int, items: int, postgres_url: str = ""
 ) -> Iterator[tuple[dict[str, str], dict[str, Any]]]:
     """The ``NUNCHI_*`` settings of one run with its services started (stopped after), and
-    a description of the setup for the report."""
+    a description of the setup for the report: topics of ``partitions`` partitions, batches
+    of up to ``items`` (at least 100,000) allowed, and for ``kafka`` a fresh schema on the
+    PostgreSQL server ``postgres_url`` (see :func:`~benchmarks._proc.pg_schema`)."""
     data = tmp / "data"
     data.mkdir()
     env = {
         "NUNCHI_DATA_DIR": str(data),
         "NUNCHI_BLOB_URL": f"file://{data / 'blobs'}",
-        "NUNCHI_DEFAULT_PARTITIONS": str(max(config.partitions, config.workers)),
-        "NUNCHI_MAX_BATCH_ITEMS": str(max(100_000, config.jobs)),
+        "NUNCHI_DEFAULT_PARTITIONS": str(partitions),
+        "NUNCHI_MAX_BATCH_ITEMS": str(max(100_000, items)),
         "OMP_NUM_THREADS": "1",
     }
-    stages = " ".join(f"--stage {s}" for s in STAGES)
-    described: dict[str, Any] = {
-        "workers": f"{config.workers} process(es) `nunchi worker {stages}`, "
-        "1 handler thread each (the echo stage handles a poll's jobs in chunks)",
-        "partitions": int(env["NUNCHI_DEFAULT_PARTITIONS"]),
-    }
+    described: dict[str, Any] = {"partitions": partitions}
     if backend == "sqlite":
         env["NUNCHI_DATABASE_URL"] = f"sqlite:///{data / 'nunchi.db'}"
         env["NUNCHI_BUS_URL"] = f"sqlite:///{data / 'bus.db'}"
@@ -187,7 +201,7 @@ def backend_env(
     except metadata.PackageNotFoundError:
         tansu = "on PATH"
     with (
-        pg_schema(config.postgres_url) as (db_url, store),
+        pg_schema(postgres_url) as (db_url, store),
         tansu_broker(log=str(tmp / "tansu.log")) as bus_url,
     ):
         env["NUNCHI_DATABASE_URL"] = db_url
@@ -282,11 +296,9 @@ class _GroupWatch:
 
 
 def _settings(env: dict[str, str]) -> Any:
-    """The bench process's Settings: exactly the workers' ``NUNCHI_*`` values, no ``.env``."""
-    from nunchi.config import Settings
-
-    return Settings(
-        _env_file=None,  # type: ignore[call-arg]
+    """The bench process's Settings: exactly the workers' ``NUNCHI_*`` values (they start on
+    :func:`~benchmarks._proc.clean_env`), no ``.env`` and no other ``NUNCHI_*`` variable."""
+    return bench_settings(
         data_dir=Path(env["NUNCHI_DATA_DIR"]),
         database_url=env["NUNCHI_DATABASE_URL"],
         bus_url=env["NUNCHI_BUS_URL"],
@@ -316,8 +328,9 @@ def _measure(
         try:
             for i in range(config.workers):
                 workers.append(
-                    Proc(_worker_argv(), env=env, log=str(tmp / f"worker-{i}.log"),
-                         cwd=str(tmp), name=f"nunchi worker {i}")
+                    Proc(_worker_argv(), env=env, base_env=clean_env(),
+                         log=str(tmp / f"worker-{i}.log"), cwd=str(tmp),
+                         name=f"nunchi worker {i}")
                 )
             progress(f"{label}: waiting for {config.workers} worker(s)", 0, 0)
             warm = service.submit(ECHO, {"payload": "warm-up"})
@@ -380,20 +393,26 @@ def _measure(
 
 def in_backend(
     backend: str,
-    config: BenchConfig,
     prefix: str,
     progress: Progress,
     measure: Callable[[dict[str, str], Path], dict[str, Any]],
+    *,
+    partitions: int,
+    items: int,
+    postgres_url: str = "",
 ) -> dict[str, Any]:
     """``measure(env, tmp)`` with the services of nunchi's ``sqlite`` or ``kafka`` backend
-    started (see :func:`backend_env`) in a temporary folder named ``prefix...``; its figures
-    and a description of the setup. Everything started or created is removed after."""
+    started (see :func:`backend_env`, which takes the keyword arguments) in a temporary folder
+    named ``prefix...``; its figures and a description of the setup. Everything started or
+    created is removed after."""
     if backend not in ("sqlite", "kafka"):
         raise ValueError(f"nunchi backends are sqlite and kafka, not {backend!r}")
     tmp = Path(tempfile.mkdtemp(prefix=prefix))
     try:
         progress(f"nunchi {backend}: starting services", 0, 0)
-        with backend_env(backend, config, tmp) as (env, described):
+        with backend_env(
+            backend, tmp, partitions=partitions, items=items, postgres_url=postgres_url
+        ) as (env, described):
             figures = measure(env, tmp)
         return {**figures, **described}
     finally:
@@ -405,12 +424,19 @@ def run_nunchi(
 ) -> dict[str, Any]:
     """Run the workload on nunchi with the ``sqlite`` or ``kafka`` backend; the figures and a
     description of the setup. Everything it started or created is removed after."""
+    stages = " ".join(f"--stage {s}" for s in STAGES)
+    workers = (
+        f"{config.workers} process(es) `nunchi worker {stages}`, "
+        "1 handler thread each (the echo stage handles a poll's jobs in chunks)"
+    )
     return in_backend(
         backend,
-        config,
         f"nunchi-bench-{backend}-",
         progress,
-        lambda env, tmp: _measure(backend, config, env, tmp, progress),
+        lambda env, tmp: {**_measure(backend, config, env, tmp, progress), "workers": workers},
+        partitions=max(config.partitions, config.workers),
+        items=config.jobs,
+        postgres_url=config.postgres_url,
     )
 
 

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks._proc import pg_schema
+from benchmarks._proc import bench_settings, pg_schema
 from benchmarks.pipeline import machine_info
 
 __all__ = ["run"]
@@ -22,17 +22,12 @@ __all__ = ["run"]
 
 def run(items: int = 10_000, repeats: int = 4) -> dict[str, Any]:
     """Seconds per ``submit_batch`` call, each checked to have stored every job."""
-    from nunchi.bus import open_bus
-    from nunchi.config import Settings
-    from nunchi.jobs.service import JobService
-    from nunchi.store import open_store
+    from nunchi.jobs.factory import open_job_service
 
     machine = machine_info()
     with pg_schema() as (url, where), tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(database_url=url, bus_url="memory://", data_dir=Path(tmp))
-        store, bus = open_store(settings), open_bus("memory://")
-        try:
-            service = JobService(store.sessions, bus, None, settings, blobs=store.blobs)
+        settings = bench_settings(database_url=url, bus_url="memory://", data_dir=Path(tmp))
+        with open_job_service(settings) as service:
             runs = []
             inputs = [{"payload": i} for i in range(items)]
             for _ in range(repeats):
@@ -41,9 +36,6 @@ def run(items: int = 10_000, repeats: int = 4) -> dict[str, Any]:
                 runs.append(round(time.perf_counter() - started, 3))
                 if service.get_batch(batch.id).counts.queued != items:
                     raise RuntimeError(f"batch {batch.id} did not store {items} jobs")
-        finally:
-            bus.close()
-            store.close()
     return {"bench": "submit_inprocess", "items": items, "runs_s": runs, "store": where,
             "bus": "memory", "machine": machine}
 

@@ -61,7 +61,6 @@ OBFUSCATE_SEED = 1
 _KEYWORD_MESSAGES = 3_000
 
 
-
 def default_data() -> Path:
     """``../shared/data/curse/train.txt`` next to the checkout this file lives in."""
     return Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "curse" / "train.txt"

@@ -138,14 +138,17 @@ def _run(run: Callable[..., dict[str, Any]], config: object, json_only: bool) ->
 
 def _emit(
     result: dict[str, Any],
-    runs: Mapping[str, dict[str, Any] | None],
     summary: Callable[[dict[str, Any]], Table],
     json_only: bool,
+    *,
+    runs: Mapping[str, dict[str, Any] | None] | None = None,
     note: str | None = None,
 ) -> None:
     """The end of a bench command: unless ``json_only``, the summary table, ``note`` and each
-    failed run (``runs``: name -> entry, None when not run) on stderr; the JSON line on
-    stdout; exit 1 when a run failed."""
+    failed run (``runs``: name -> entry, None when not run; default the ``_RUNS`` entries of
+    ``result``) on stderr; the JSON line on stdout; exit 1 when a run failed."""
+    if runs is None:
+        runs = {key: result[key] for key in _RUNS}
     failed = {key: run["error"] for key, run in runs.items() if run and "error" in run}
     if not json_only:
         _err.print(summary(result))
@@ -168,8 +171,9 @@ def _runs_table(
     """One row per run of a nunchi-vs-Celery bench: ``cells(run, ratio)`` after the run name;
     a failed run says so."""
     table = Table(title=title)
-    for column in ("run", *columns):
-        table.add_column(column, justify="left" if column == "run" else "right")
+    table.add_column("run", no_wrap=True)
+    for column in columns:
+        table.add_column(column, justify="right")
     ratios = {
         "nunchi_sqlite": result["ratio_sqlite_vs_celery"],
         "nunchi_kafka": result["ratio_kafka_vs_celery"],
@@ -238,7 +242,7 @@ def pipeline(
         timeout=timeout,
     )
     result = _run(workloads.run_pipeline, config, json_only)
-    _emit(result, {key: result[key] for key in _RUNS}, _summary, json_only)
+    _emit(result, _summary, json_only)
 
 
 def _text_summary(result: dict[str, Any]) -> Table:
@@ -322,25 +326,32 @@ def text(
     unavailable = profanity["korcen_unavailable"]
     _emit(
         result,
-        {key: profanity[key] for key in ("nunchi", "korcen")},
         _text_summary,
         json_only,
+        runs={key: profanity[key] for key in ("nunchi", "korcen")},
         note=f"[yellow]korcen not run:[/] {unavailable}" if unavailable else None,
     )
+
+
+def _kib(size: int | None) -> str:
+    """Bytes as KiB for the summary table; empty when the run has no such figure."""
+    return "" if size is None else f"{size / 1024:,.0f}"
 
 
 def _batch_summary(result: dict[str, Any]) -> Table:
     return _runs_table(
         f"nunchi bench batch: POST of {result['items']:,} items, "
         f"{result['repeats']} timed repeats",
-        ("p50 ms", "min ms", "max ms", "items/s", "KiB", "celery ÷ run"),
+        # two-line headers: the table fits 80 columns
+        ("p50 ms", "min ms", "max ms", "items/s", "body\nKiB", "queue\nKiB", "celery\n÷ run"),
         result,
         lambda run, ratio: [
             f"{run['p50_s'] * 1000:,.0f}",
             f"{run['min_s'] * 1000:,.0f}",
             f"{run['max_s'] * 1000:,.0f}",
             f"{run['items_per_s_p50']:,}",
-            f"{run.get('request_bytes', run.get('queue_bytes', 0)) / 1024:,.0f}",
+            _kib(run.get("request_bytes")),  # nunchi: the POST body
+            _kib(run.get("queue_bytes")),  # Celery: the messages its call queued in Redis
             "" if ratio is None else f"{ratio:.1f}x",
         ],
     )
@@ -376,4 +387,4 @@ def batch(
         postgres_url=postgres_url,
     )
     result = _run(workloads.run_batch, config, json_only)
-    _emit(result, {key: result[key] for key in _RUNS}, _batch_summary, json_only)
+    _emit(result, _batch_summary, json_only)

@@ -204,8 +204,9 @@ def _parse_input(text: str, where: str) -> dict[str, Any]:
 
 def _read_items(path: Path) -> list[dict[str, Any]]:
     """One JSON object per non-empty line of ``path`` (``-``: stdin)."""
-    where = "stdin" if str(path) == "-" else str(path)
-    if where == "stdin":
+    from_stdin = str(path) == "-"
+    where = "stdin" if from_stdin else str(path)  # how messages name it
+    if from_stdin:
         lines = sys.stdin.read().splitlines()
     else:
         try:
@@ -232,8 +233,8 @@ def _wait_job(service: JobService, job_id: str, deadline: float) -> str:
 
 
 def _wait_batch(service: JobService, batch_id: str, deadline: float) -> BatchOut:
-    """Poll with a progress bar (stderr) until every job of the batch is final or the deadline
-    passes; returns the batch as last read."""
+    """Poll with a progress bar (stderr) until the batch is complete (``completed_at`` is set
+    once every job is final) or the deadline passes; returns the batch as last read."""
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("[red]{task.fields[failed]} failed"), TimeElapsedColumn())
     batch = service.get_batch(batch_id)
@@ -242,7 +243,7 @@ def _wait_batch(service: JobService, batch_id: str, deadline: float) -> BatchOut
         while True:
             done = batch.counts.succeeded + batch.counts.failed
             bar.update(task, completed=done, failed=batch.counts.failed)
-            if done >= batch.total or time.monotonic() >= deadline:
+            if batch.completed_at is not None or time.monotonic() >= deadline:
                 return batch
             time.sleep(_POLL_S)
             batch = service.get_batch(batch_id)
@@ -263,8 +264,10 @@ def _await(
             f"{unfinished} not finished, of {batch.total}", highlight=False)
     else:
         assert job_id is not None
+        from nunchi.jobs.models import FINAL_STATUSES
+
         status = _wait_job(service, job_id, deadline)
-        unfinished, failed = int(status in ("queued", "running")), int(status == "failed")
+        unfinished, failed = int(status not in FINAL_STATUSES), int(status == "failed")
         _console().print(f"job {job_id} {_status(status)}", highlight=False)
     if unfinished:
         _err.print(_NOT_FINISHED)

@@ -95,7 +95,7 @@ def train_sentiment_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print the model card as JSON.")] = False,
 ) -> None:
     """Train a sentiment model on NSMC and print its held-out figures (one core: fast about
-    5 minutes, accurate about 25)."""
+    5 minutes, accurate about 12)."""
     from nunchi.analyzers.text import sentiment, train_sentiment
 
     try:

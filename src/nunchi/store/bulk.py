@@ -2,8 +2,8 @@
 
 A 10,000-item batch writes 10,000 jobs and 10,000 events in one transaction. psycopg's
 pipelined ``executemany`` still sends one INSERT per row; ``COPY ... FROM STDIN`` streams the
-rows in one statement: about 2x faster (BENCHMARKS.md, "After COPY": an in-process
-``submit_batch`` of 10,000 items went from about 0.78 s to 0.41 s). Values go through each
+rows in one statement: about 1.7x faster for an in-process ``submit_batch`` of 10,000 items
+(0.41-0.49 s -> 0.26-0.28 s, BENCHMARKS.md "After COPY"). Values go through each
 column's SQLAlchemy bind processor first, so they are stored exactly as an ``insert()`` would
 store them.
 """

@@ -161,6 +161,17 @@ def test_empty_stdin_is_refused(settings: Settings) -> None:
     assert "stdin holds no items" in r.output
 
 
+def test_a_file_named_stdin_is_read_as_a_file(settings: Settings, tmp_path: Path) -> None:
+    (tmp_path / "stdin").write_text('{"payload": "파일"}\n{"payload": "둘"}\n', encoding="utf-8")
+    r = runner.invoke(app, ["jobs", "submit", "diagnostic.echo", "--items", "stdin"],
+                      input='{"payload": "not this"}\n')
+    assert r.exit_code == 0, r.output
+    assert "2 job(s)" in r.output
+    with open_job_service(settings) as service:
+        payloads = sorted(j.input["payload"] for j in service.list().items)
+    assert payloads == ["둘", "파일"]
+
+
 def test_wait_needs_a_job_or_a_batch(settings: Settings) -> None:
     r = runner.invoke(app, ["jobs", "wait"])
     assert r.exit_code == 2 and "give a job id or --batch" in r.output
