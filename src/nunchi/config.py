@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings.exceptions import SettingsError
 
-__all__ = ["Settings", "get_settings"]
+from nunchi.errors import InvalidInput
+from nunchi.paths import private_dir
+
+__all__ = ["Settings", "get_settings", "settings_problem"]
+
+_LIST_FIELDS = ("webhook_schedule", "outbound_allow_hosts", "allowed_hosts")
+"""List settings, given in the environment as ``a,b,c`` or as a JSON list."""
 
 
 class Settings(BaseSettings):
@@ -46,22 +54,38 @@ class Settings(BaseSettings):
 
     webhook_secret: SecretStr = SecretStr("")
     """``whsec_``-prefixed secret for signing webhooks; generated into the data dir if empty."""
-    webhook_schedule: list[float] = Field(default_factory=lambda: [0.0, 5.0, 300.0, 1800.0, 7200.0])
+    webhook_schedule: Annotated[list[float], NoDecode] = Field(
+        default_factory=lambda: [0.0, 5.0, 300.0, 1800.0, 7200.0]
+    )
     """Seconds to wait before each delivery attempt (first is immediate)."""
     webhook_timeout: float = 10.0
     outbound_allow_private: bool = False
     """Allow outbound fetches (webhooks, image URLs, captures) to private/loopback addresses."""
-    outbound_allow_hosts: list[str] = Field(default_factory=list)
+    outbound_allow_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     """Host names or CIDRs that are allowed even when private (e.g. ``127.0.0.1/32``)."""
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Host names the web app answers to besides IP addresses and loopback names (protection
+    against DNS rebinding): e.g. ``nunchi.example.com``, ``*.example.com``; ``*`` answers any
+    name (only behind a proxy that checks ``Host`` itself)."""
 
     auth_disabled: bool = False
-    """Serve the API without API keys (embedded default binds to loopback only)."""
+    """Serve the API without API keys; refused unless ``host`` is a loopback address."""
     pages_login: Literal["auto", "always", "never"] = "auto"
     """Whether reading the pages (jobs, batches, webhooks, operations) needs a login with an
     API key while API keys are required: ``always``, ``never``, or ``auto`` = only when the
     server listens on an address other than loopback (``host``). Behind a reverse proxy on
     the same machine the server listens on loopback: set ``always`` there."""
     default_language: str = "ko"
+
+    @field_validator(*_LIST_FIELDS, mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
 
     @field_validator("bus_retention_hours", mode="before")
     @classmethod
@@ -80,12 +104,36 @@ class Settings(BaseSettings):
         return self
 
     def ensure_data_dir(self) -> Path:
-        """Create the data directory if needed and return it."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        return self.data_dir
+        """Create the data directory if needed (private to this user) and return it."""
+        return private_dir(self.data_dir)
+
+
+def settings_problem(error: ValidationError | SettingsError) -> str:
+    """One line saying which setting is wrong and what to write instead."""
+    if isinstance(error, SettingsError):
+        text = str(error)
+        field = text.split('"')[1] if text.count('"') >= 2 else ""
+        name = f"NUNCHI_{field.upper()}" if field else "a setting"
+        hint = (
+            "write a comma-separated list (a,b) or a JSON list" if field in _LIST_FIELDS else ""
+        )
+        return f"{name} cannot be read: {hint or text}"
+    parts = []
+    for err in error.errors()[:5]:
+        loc = err.get("loc") or ()
+        field = str(loc[0]) if loc else ""
+        name = f"NUNCHI_{field.upper()}" if field else "settings"
+        value: Any = err.get("input")
+        shown = f" (got {str(value)[:60]!r})" if isinstance(value, str | int | float) else ""
+        parts.append(f"{name}: {err.get('msg', 'invalid')}{shown}")
+    return "bad setting: " + "; ".join(parts)
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings, read once."""
-    return Settings()
+    """The process-wide settings, read once. :class:`InvalidInput` (one line naming the
+    setting) when the environment or ``.env`` holds a bad value."""
+    try:
+        return Settings()
+    except (ValidationError, SettingsError) as e:
+        raise InvalidInput(settings_problem(e)) from None

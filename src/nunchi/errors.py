@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "BusError",
     "BusUnavailable",
+    "Busy",
     "Conflict",
     "Forbidden",
     "InvalidInput",
@@ -37,6 +38,18 @@ class PayloadTooLarge(InvalidInput):
 
     code = "payload_too_large"
     status = 413
+
+
+class Busy(NunchiError):
+    """Too much work is in progress to take this request now; ``Retry-After`` says when to
+    try again."""
+
+    code = "busy"
+    status = 503
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.headers = {"Retry-After": str(retry_after)}
 
 
 class NotFound(NunchiError):

@@ -1,8 +1,11 @@
-"""Showing service URLs (bus, blob store) in messages and logs without their secrets."""
+"""Showing URLs (bus, blob store, callbacks) in messages, logs and to readers without their
+secrets."""
 
 from __future__ import annotations
 
-__all__ = ["redact_url"]
+from urllib.parse import urlsplit
+
+__all__ = ["redact_url", "url_origin"]
 
 _SECRET_WORDS = ("password", "secret", "token", "key", "jaas", "credential")
 """A query parameter whose name contains one of these has its value masked."""
@@ -37,3 +40,19 @@ def redact_url(url: str) -> str:
             parts.append(part)
         query = "&".join(parts)
     return f"{scheme}{sep}{base}{q}{query}"
+
+
+def url_origin(url: str) -> str:
+    """Where ``url`` points, without what may carry a token: ``scheme://host[:port]/…``
+    (user info, path and query dropped). For readers who may know that a callback exists
+    but not its address."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "…"
+    if not parts.scheme or not host:
+        return "…"
+    shown = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme}://{shown}{port}/…"

@@ -18,8 +18,10 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
+from pathlib import Path
 
 from nunchi.errors import BusError, BusUnavailable, InvalidInput
+from nunchi.paths import private_file
 
 __all__ = [
     "Database",
@@ -176,6 +178,7 @@ class Database:
         directory = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(directory):
             raise InvalidInput(f"cannot create the bus file {path!r}: no directory {directory!r}")
+        private_file(Path(path))  # records carry inputs and callback URLs: 0600
         self.path = path
         self.busy_timeout = busy_timeout
         self.synchronous = synchronous.upper()

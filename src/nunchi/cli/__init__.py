@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
+from rich.console import Console
 
 from nunchi.cli import analyze, bench, jobs, keys, models, up
+from nunchi.errors import NunchiError
 
 __all__ = ["app", "main"]
 
@@ -23,5 +27,12 @@ app.add_typer(bench.app, name="bench")
 
 
 def main() -> None:
-    """Entry point of the ``nunchi`` script."""
-    app()
+    """Entry point of the ``nunchi`` script: a nunchi error (a bad setting, a refused
+    option) ends the command with one line saying what to fix, not a traceback."""
+    try:
+        app()
+    except NunchiError as e:
+        Console(stderr=True, soft_wrap=True).print(
+            f"[bold red]error:[/] {e}", markup=True, highlight=False
+        )
+        sys.exit(2 if e.status < 500 else 1)

@@ -31,6 +31,19 @@ def _configure_logging() -> None:
     logging.getLogger("httpcore").setLevel(logging.WARNING)
 
 
+class _NoQueryStrings(logging.Filter):
+    """Drops query strings from uvicorn's access log lines: keys and tokens sent as
+    ``?api_key=…`` must not land in logs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            path, sep, _ = args[2].partition("?")
+            if sep:
+                record.args = (*args[:2], path + "?…", *args[3:])
+        return True
+
+
 def register(app: typer.Typer) -> None:
     """Add ``up`` and ``worker`` to the root command."""
 
@@ -53,6 +66,7 @@ def register(app: typer.Typer) -> None:
 
         from nunchi.assembly import OUTBOX_RELAY, open_platform
         from nunchi.web.app import create_app
+        from nunchi.web.auth import check_auth_mode
         from nunchi.web.keys import KeyService
         from nunchi.web.pages.security import pages_need_login
         from nunchi.web.services import AppServices, bus_check, database_check
@@ -63,6 +77,7 @@ def register(app: typer.Typer) -> None:
         port = port or settings.port
         # The app decides from the address it listens on whether pages need a login.
         settings = settings.model_copy(update={"host": host, "port": port})
+        check_auth_mode(settings)  # before anything starts
         platform = open_platform(settings)
         try:
             platform.start(None if workers else [OUTBOX_RELAY], worker_name="up")
@@ -101,9 +116,9 @@ def register(app: typer.Typer) -> None:
             # uvicorn shuts down on SIGTERM, then raises it again for the handler it found: the
             # default one would end the process here, before the stages are stopped below.
             signal.signal(signal.SIGTERM, lambda *_: None)
-            uvicorn.Server(
-                uvicorn.Config(web, host=host, port=port, log_level="info", lifespan="on")
-            ).run()
+            config = uvicorn.Config(web, host=host, port=port, log_level="info", lifespan="on")
+            logging.getLogger("uvicorn.access").addFilter(_NoQueryStrings())  # after Config
+            uvicorn.Server(config).run()
         finally:
             platform.stop()
             platform.close()

@@ -23,6 +23,7 @@ from nunchi.bus.topics import JOBS_COMPLETED, WEBHOOKS_DELIVER
 from nunchi.jobs.models import Batch, job_events_table, jobs_table
 from nunchi.jobs.schemas import BatchCounts, BatchOut, JobOut
 from nunchi.jobs.webhooks.delivery import WebhookRequest
+from nunchi.runtime.failures import error_record
 from nunchi.store.types import JSONDocument, UTCDateTime
 
 __all__ = [
@@ -30,7 +31,6 @@ __all__ = [
     "batch_out",
     "complete_batches",
     "completion_messages",
-    "error_detail",
     "job_completed_messages",
     "record_attempt_failures",
     "record_dead_letter",
@@ -148,11 +148,6 @@ def record_successes(
     return [j.id for j in applied]
 
 
-def error_detail(error: BaseException) -> dict[str, str]:
-    """``{"type", "message"}`` of an exception, as stored in events and on the job."""
-    return {"type": type(error).__name__, "message": str(error)[:4000]}
-
-
 def record_attempt_failures(
     session: Session, failed: Sequence[tuple[StartedJob, BaseException]], now: datetime
 ) -> None:
@@ -161,7 +156,7 @@ def record_attempt_failures(
     if not failed:
         return
     conn = session.connection()
-    details = [(job, error_detail(error)) for job, error in failed]
+    details = [(job, error_record(error)) for job, error in failed]
     conn.execute(
         _REQUEUE_AFTER_FAILURE,
         [{"p_id": job.id, "p_error": detail, "p_now": now} for job, detail in details],

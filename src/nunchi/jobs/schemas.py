@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from nunchi.urls import url_origin
 
 __all__ = [
     "BatchCounts",
@@ -55,7 +57,11 @@ class JobOut(BaseModel):
     )
     attempts: int = Field(description="Attempts started so far, across retries.")
     batch_id: str | None = None
-    callback_url: str | None = None
+    callback_url: str | None = Field(
+        default=None,
+        description="The URL notified when the job finishes: in full for admin keys; others "
+        "see only its scheme, host and port (callback URLs often carry tokens).",
+    )
     created_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None
@@ -65,6 +71,18 @@ class JobOut(BaseModel):
     def from_row(cls, row: Any, *, with_traceback: bool = False) -> JobOut:
         """Build from an ORM ``Job`` or a row mapping of the ``jobs`` table."""
         return cls(**_job_fields(row, with_traceback))
+
+    def for_reader(self, private: bool) -> Self:
+        """This job as a reader may see it: as is with ``private`` (admin keys), else with
+        the callback URL cut to where it points and no traceback (server paths)."""
+        if private:
+            return self
+        changes: dict[str, Any] = {}
+        if self.callback_url:
+            changes["callback_url"] = url_origin(self.callback_url)
+        if self.error is not None and self.error.traceback:
+            changes["error"] = self.error.model_copy(update={"traceback": None})
+        return self.model_copy(update=changes) if changes else self
 
 
 _JOB_FIELDS = (
@@ -130,6 +148,12 @@ class JobPage(BaseModel):
         default=None, description="Pass as ?cursor= for the next page; null on the last page."
     )
 
+    def for_reader(self, private: bool) -> JobPage:
+        """The page as a reader may see it (see :meth:`JobOut.for_reader`)."""
+        if private:
+            return self
+        return self.model_copy(update={"items": [i.for_reader(False) for i in self.items]})
+
 
 class BatchCounts(BaseModel):
     """A batch's jobs by status."""
@@ -146,18 +170,28 @@ class BatchOut(BaseModel):
     id: str
     kind: str
     total: int
-    callback_url: str | None = None
+    callback_url: str | None = Field(
+        default=None,
+        description="The URL notified when the batch is done: in full for admin keys; others "
+        "see only its scheme, host and port.",
+    )
     created_at: datetime
     completed_at: datetime | None = Field(
         default=None, description="When the last job reached a final state."
     )
     counts: BatchCounts
 
+    def for_reader(self, private: bool) -> BatchOut:
+        """The batch as a reader may see it (the callback URL cut unless ``private``)."""
+        if private or not self.callback_url:
+            return self
+        return self.model_copy(update={"callback_url": url_origin(self.callback_url)})
+
 
 class JobSubmit(BaseModel):
     """Body of ``POST /api/v1/jobs``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     kind: str = Field(description="A registered job kind, e.g. 'diagnostic.echo'.")
     input: dict[str, Any] = Field(default_factory=dict)
@@ -169,7 +203,7 @@ class JobSubmit(BaseModel):
 class BatchSubmit(BaseModel):
     """Body of ``POST /api/v1/batches``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     kind: str
     items: list[dict[str, Any]] = Field(description="One input per job, all of ``kind``.")

@@ -14,6 +14,7 @@ waiting behind a long backlog.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from datetime import datetime
@@ -23,10 +24,11 @@ from pydantic import ValidationError
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from nunchi import strictjson
 from nunchi.bus.base import Bus, Message
 from nunchi.bus.topics import job_requested
 from nunchi.config import Settings
-from nunchi.errors import Conflict, InvalidInput, NotFound
+from nunchi.errors import Conflict, InvalidInput, NotFound, OutboundBlocked
 from nunchi.jobs.kinds import DEFAULT_REGISTRY, JobKind, KindRegistry
 from nunchi.jobs.lifecycle import batch_out
 from nunchi.jobs.models import (
@@ -41,6 +43,7 @@ from nunchi.jobs.models import (
 )
 from nunchi.jobs.outbox import Outbox, PendingMessages
 from nunchi.jobs.schemas import BatchOut, JobDetail, JobOut, JobPage
+from nunchi.runtime.outbound import OutboundPolicy, check_url_syntax
 from nunchi.store.blobs import BlobStore
 from nunchi.store.bulk import bulk_insert
 from nunchi.store.types import utcnow
@@ -68,13 +71,15 @@ def _describe(e: ValidationError, *, item_offset: bool = False) -> str:
     return "; ".join(parts) + (f"; and {more} more error(s)" if more > 0 else "")
 
 
-def _check_callback(url: str | None) -> str | None:
+def _check_callback(url: str | None, policy: OutboundPolicy) -> str | None:
+    """``url`` if it can be delivered to (everything but DNS is checked now, so a bad URL is
+    refused at submit instead of failing at delivery)."""
     if url is None:
         return None
-    if not re.match(r"^https?://[^\s/?#]+", url) or len(url) > 2048:
-        raise InvalidInput(
-            f"callback_url {url[:100]!r} is not an http(s) URL (at most 2048 characters)"
-        )
+    try:
+        check_url_syntax(url, policy)
+    except OutboundBlocked as e:
+        raise InvalidInput(f"callback_url is refused: {e}") from None
     return url
 
 
@@ -102,14 +107,19 @@ class JobService:
         self.settings = settings if settings is not None else Settings()
         self.blobs = blobs
         self.outbox = Outbox(sessions, bus, self.settings.default_partitions)
+        self._outbound = OutboundPolicy.from_settings(self.settings)
 
     # -- submitting -------------------------------------------------------------------
 
     def _validate(self, kind: JobKind[Any], data: Any) -> Any:
+        """The stored form of one input: JSON that can be stored and sent back
+        (:mod:`nunchi.strictjson`), validated strictly (``"100"`` is not an integer)."""
+        strictjson.check(data, "input")
         try:
-            return kind.input_model.model_validate(data).model_dump(mode="json")
+            model = kind.input_model.model_validate_json(json.dumps(data), strict=True)
         except ValidationError as e:
             raise InvalidInput(f"invalid input for job kind {kind.name!r}: {_describe(e)}") from e
+        return model.model_dump(mode="json")
 
     def submit(
         self,
@@ -122,7 +132,7 @@ class JobService:
         unknown kind, bad input or a bad callback URL (nothing is stored then)."""
         job_kind = self.registry.get(kind)
         data = self._validate(job_kind, input if input is not None else {})
-        callback_url = _check_callback(callback_url)
+        callback_url = _check_callback(callback_url, self._outbound)
         now = utcnow()
         row = {
             "id": new_id(),
@@ -168,13 +178,14 @@ class JobService:
         limit = self.settings.max_batch_items
         if len(items) > limit:
             raise InvalidInput(f"a batch takes at most {limit} items; got {len(items)}")
+        strictjson.check(list(items), "items")
         try:
-            models = job_kind.items_adapter().validate_python(list(items))
+            models = job_kind.items_adapter().validate_json(json.dumps(list(items)), strict=True)
         except ValidationError as e:
             raise InvalidInput(
                 f"invalid batch item for job kind {kind!r}: {_describe(e, item_offset=True)}"
             ) from e
-        callback_url = _check_callback(callback_url)
+        callback_url = _check_callback(callback_url, self._outbound)
         now = utcnow()
         batch_id = new_id()
         ids = [new_id() for _ in models]

@@ -21,13 +21,13 @@ from __future__ import annotations
 import json
 import logging
 import time
-import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
+from nunchi import strictjson
 from nunchi.bus.topics import dlq_topic, job_requested
 from nunchi.errors import PermanentError
 from nunchi.jobs.kinds import JobContext, JobKind, KindRegistry
@@ -43,10 +43,11 @@ from nunchi.jobs.lifecycle import (
 )
 from nunchi.jobs.service import JobService
 from nunchi.runtime.deadletter import DeadLetter
+from nunchi.runtime.failures import error_record
 from nunchi.runtime.stage import Delivery, Handler, RetryPolicy, Stage, StageContext
 from nunchi.store.types import utcnow
 
-__all__ = ["DEAD_LETTER_RETRY", "dead_letter_handler", "error_type_name", "job_stages"]
+__all__ = ["DEAD_LETTER_RETRY", "dead_letter_handler", "job_stages"]
 
 log = logging.getLogger(__name__)
 
@@ -56,14 +57,6 @@ DEAD_LETTER_RETRY = RetryPolicy(max_attempts=20, base_delay=1.0, max_delay=60.0)
 _MAX_CHUNK = 512
 _CHUNK_SECONDS = 0.05
 """Target run time of one chunk: bounds how early ``started`` is recorded for its last job."""
-
-
-def error_type_name(error: BaseException) -> str:
-    """``RuntimeError`` for built-ins, ``package.module.Class`` otherwise."""
-    cls = type(error)
-    return (
-        cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
-    )
 
 
 class _UndecodableJobId(PermanentError):
@@ -172,10 +165,11 @@ class _KindRunner:
             self._run_seconds = 0.8 * self._run_seconds + 0.2 * took if self._seen else took
             self._seen = True
             try:
+                strictjson.check(result, "result")
                 outcome.result = json.loads(json.dumps(result))
-            except (TypeError, ValueError) as e:
+            except (TypeError, ValueError, strictjson.InvalidDocument) as e:
                 raise PermanentError(
-                    f"job kind {self.kind.name!r} returned a result that is not JSON: {e}"
+                    f"job kind {self.kind.name!r} returned a result that cannot be stored: {e}"
                 ) from e
         except Exception as e:
             outcome.error = e
@@ -192,12 +186,7 @@ class _KindRunner:
             for run in runs:
                 if run.job is None or run.error is None or not run.final:
                     continue
-                tb = "".join(traceback.format_exception(run.error))[-16000:]
-                error = {
-                    "type": error_type_name(run.error),
-                    "message": str(run.error)[:4000],
-                    "traceback": tb,
-                }
+                error = error_record(run.error, with_traceback=True)
                 detail = {"type": error["type"], "source": "handler"}
                 if record_dead_letter(s, run.job.id, error, detail, now) is not None:
                     finished.append(run.job.id)

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 from nunchi.bus.base import Bus, Record
 from nunchi.bus.topics import dlq_topic, is_dlq
-from nunchi.runtime._failures import HandleBatchError, dead_letter_for, describe
 from nunchi.runtime._ledger import Ledger
 from nunchi.runtime._offsets import Ticket
 from nunchi.runtime.deadletter import DeadLetter
+from nunchi.runtime.failures import HandleBatchError, dead_letter_for, describe
 from nunchi.runtime.metrics import StageMetrics
 from nunchi.runtime.stage import Delivery, Stage, StageContext
 

@@ -17,10 +17,10 @@ import time
 from nunchi.bus.base import Bus, Consumer, Record
 from nunchi.bus.topics import dlq_topic, is_dlq
 from nunchi.runtime._attempts import Attempts, Item
-from nunchi.runtime._failures import describe
 from nunchi.runtime._ledger import Ledger, StageStats
 from nunchi.runtime._offsets import TopicPartition
 from nunchi.runtime._scheduler import DelayQueue
+from nunchi.runtime.failures import describe
 from nunchi.runtime.metrics import StageMetrics
 from nunchi.runtime.stage import Stage
 

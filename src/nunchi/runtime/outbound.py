@@ -44,6 +44,7 @@ __all__ = [
     "Timeouts",
     "blocked_reason",
     "check_url",
+    "check_url_syntax",
     "system_resolver",
 ]
 
@@ -199,11 +200,34 @@ def _where(url: httpx.URL) -> str:
     return f"{url.scheme}://{url.host}{port}"
 
 
-def check_url(url: str | httpx.URL, policy: OutboundPolicy) -> OutboundTarget:
-    """Check ``url`` against ``policy`` and resolve its host.
+_MAX_URL = 2048
 
-    Raises :class:`OutboundBlocked` saying why a URL is refused, and
-    :class:`httpx.ConnectError` when the host name does not resolve."""
+
+def _refuse_address(where: str, ip: IPAddress, reason: str) -> OutboundBlocked:
+    return OutboundBlocked(
+        f"refused {where}: it resolves to {ip}, a {reason} address; only public addresses "
+        "may be fetched (allow it with NUNCHI_OUTBOUND_ALLOW_HOSTS or "
+        "NUNCHI_OUTBOUND_ALLOW_PRIVATE)"
+    )
+
+
+def check_url_syntax(url: str | httpx.URL, policy: OutboundPolicy) -> tuple[httpx.URL, str, int]:
+    """Everything :func:`check_url` checks without a DNS lookup: a well-formed http(s) URL of
+    at most 2,048 characters with no spaces or control characters, no credentials, a valid
+    host and port, and, for an IP address or a ``localhost`` name, one the policy allows.
+    Returns ``(url, host, port)``; raises :class:`OutboundBlocked` saying what is wrong.
+
+    Used where a URL is taken for later (a job's ``callback_url``), so a bad one is refused
+    when given instead of failing at delivery."""
+    text = str(url)
+    if len(text) > _MAX_URL:
+        raise OutboundBlocked(f"the URL is {len(text)} characters long; at most {_MAX_URL}")
+    bad = next((c for c in text if c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F), None)
+    if bad is not None:
+        raise OutboundBlocked(
+            f"the URL holds {bad!r} at character {text.index(bad)}; spaces and control "
+            "characters must be percent-encoded"
+        )
     try:
         parsed = url if isinstance(url, httpx.URL) else httpx.URL(url)
     except (httpx.InvalidURL, TypeError, ValueError) as e:
@@ -222,7 +246,27 @@ def check_url(url: str | httpx.URL, policy: OutboundPolicy) -> OutboundTarget:
     host = parsed.raw_host.decode("ascii")
     if not _HOST_NAME.match(host) and not _is_ip(host):
         raise OutboundBlocked(f"not a valid URL: {host!r} is not a host name or IP address")
+    if parsed.port is not None and not 1 <= parsed.port <= 65535:
+        raise OutboundBlocked(f"not a valid URL: port {parsed.port} is not between 1 and 65535")
     port = parsed.port or _DEFAULT_PORTS[parsed.scheme]
+    if not policy.allow_private and not policy.host_allowed(host):
+        name = host.lower().rstrip(".")
+        if name == "localhost" or name.endswith(".localhost"):
+            raise _refuse_address(_where(parsed), ipaddress.ip_address("127.0.0.1"), "loopback")
+        if _is_ip(host):
+            ip = ipaddress.ip_address(host)
+            reason = blocked_reason(ip)
+            if reason and not policy.address_allowed(ip):
+                raise _refuse_address(_where(parsed), ip, reason)
+    return parsed, host, port
+
+
+def check_url(url: str | httpx.URL, policy: OutboundPolicy) -> OutboundTarget:
+    """Check ``url`` against ``policy`` and resolve its host.
+
+    Raises :class:`OutboundBlocked` saying why a URL is refused, and
+    :class:`httpx.ConnectError` when the host name does not resolve."""
+    parsed, host, port = check_url_syntax(url, policy)
     try:
         addresses = [ipaddress.ip_address(a) for a in policy.resolver(host, port)]
     except OSError as e:
@@ -235,11 +279,7 @@ def check_url(url: str | httpx.URL, policy: OutboundPolicy) -> OutboundTarget:
         for ip in addresses:
             reason = blocked_reason(ip)
             if reason and not policy.address_allowed(ip):
-                raise OutboundBlocked(
-                    f"refused {_where(parsed)}: it resolves to {ip}, a {reason} address; "
-                    "only public addresses may be fetched (allow it with "
-                    "NUNCHI_OUTBOUND_ALLOW_HOSTS or NUNCHI_OUTBOUND_ALLOW_PRIVATE)"
-                )
+                raise _refuse_address(_where(parsed), ip, reason)
     return OutboundTarget(parsed, host, port, tuple(str(a) for a in addresses))
 
 

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from nunchi.errors import InvalidInput, StoreError
+from nunchi.paths import private_file
 
 __all__ = [
     "MIGRATIONS_DIR",
@@ -116,7 +117,8 @@ def _is_memory_sqlite(url: URL) -> bool:
 def create_engine_for(url: str, *, echo: bool = False) -> Engine:
     """An engine for ``url`` (SQLite or PostgreSQL), tuned for nunchi's workload.
 
-    For a SQLite file the parent directory is created. An in-memory SQLite database is
+    For a SQLite file the parent directory is created and the file made private
+    (``0600``). An in-memory SQLite database is
     shared by every thread of the engine (one connection)."""
     parsed = normalise_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -132,6 +134,7 @@ def create_engine_for(url: str, *, echo: bool = False) -> Engine:
             db_path = Path(parsed.database or "")
             if not str(db_path).startswith("file:"):
                 db_path.parent.mkdir(parents=True, exist_ok=True)
+                private_file(db_path)  # it holds inputs and callback URLs: 0600
             engine = _sa_create_engine(
                 parsed, echo=echo, connect_args=connect_args, pool_size=8, max_overflow=16
             )

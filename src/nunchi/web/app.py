@@ -23,9 +23,15 @@ from starlette.responses import HTMLResponse
 from nunchi import __version__
 from nunchi.config import Settings
 from nunchi.errors import InvalidInput
+from nunchi.web.auth import check_auth_mode
 from nunchi.web.errors import install_error_handlers
 from nunchi.web.metrics import HttpMetricsMiddleware
-from nunchi.web.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from nunchi.web.middleware import (
+    BodySizeLimitMiddleware,
+    RequestContextMiddleware,
+    StrictJSONMiddleware,
+)
+from nunchi.web.origin import HostCheckMiddleware
 from nunchi.web.pages import pages_router
 from nunchi.web.pages.rendering import html_error_renderer, make_environment
 from nunchi.web.pages.security import LoginRequired, login_required_handler
@@ -92,6 +98,7 @@ def create_app(settings: Settings, *, services: AppServices | None = None) -> Fa
             f"NUNCHI_MAX_BODY_BYTES is {settings.max_body_bytes}; it must be a positive number "
             "of bytes (default 10485760)"
         )
+    check_auth_mode(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -122,9 +129,14 @@ def create_app(settings: Settings, *, services: AppServices | None = None) -> Fa
 
     install_error_handlers(app)
     app.add_exception_handler(LoginRequired, login_required_handler)  # the pages' login
-    # Added innermost first: metrics -> body limit -> request context (outermost).
+    # Added innermost first: strict JSON -> metrics -> body limit -> host check -> request
+    # context (outermost).
+    app.add_middleware(StrictJSONMiddleware)
     app.add_middleware(HttpMetricsMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        HostCheckMiddleware, allowed=settings.allowed_hosts, bind_host=settings.host
+    )
     app.add_middleware(RequestContextMiddleware)
 
     app.include_router(health_router())

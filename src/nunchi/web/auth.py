@@ -3,7 +3,9 @@
 Missing or unusable credentials answer 401 ``unauthorized`` with a ``WWW-Authenticate``
 challenge; a valid key without the needed scope answers 403 ``forbidden``. While
 ``settings.auth_disabled`` is set every request acts as the ``anonymous`` principal with
-every scope. The principal's name is what services record as the ``actor`` (e.g. on retry).
+every scope (allowed on a loopback address only); browsers' cross-site requests that change
+state are then refused, since no key stands in their way (:func:`~nunchi.web.origin.same_origin`).
+The principal's name is what services record as the ``actor`` (e.g. on retry).
 """
 
 from __future__ import annotations
@@ -16,24 +18,43 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from nunchi.config import Settings
-from nunchi.errors import Forbidden, StoreError, Unauthorized
+from nunchi.errors import Forbidden, InvalidInput, StoreError, Unauthorized
 from nunchi.web.keys import ANONYMOUS, SCOPES, KeyService, Principal
+from nunchi.web.origin import is_loopback_host, same_origin
 
 __all__ = [
+    "PRIVATE_SCOPE",
     "AdminPrincipal",
     "BearerChallenge",
     "ReadPrincipal",
     "SubmitPrincipal",
     "bearer_scheme",
+    "check_auth_mode",
     "current_principal",
     "require_scope",
 ]
+
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+PRIVATE_SCOPE = "admin"
+"""Scope that sees what may carry secrets: callback URLs in full, tracebacks (server paths)
+and the webhook delivery log. Other keys see a callback URL's origin only."""
 
 bearer_scheme = HTTPBearer(
     auto_error=False,
     scheme_name="ApiKey",
     description="An API key made with `nunchi keys create`, sent as `Authorization: Bearer nk_…`.",
 )
+
+
+def check_auth_mode(settings: Settings) -> None:
+    """Refuse ``auth_disabled`` unless the server listens on a loopback address only."""
+    if settings.auth_disabled and not is_loopback_host(settings.host):
+        raise InvalidInput(
+            "NUNCHI_AUTH_DISABLED serves the API without keys, so it is allowed only on a "
+            f"loopback address; this server would listen on {settings.host}. Bind to "
+            "127.0.0.1 (--host 127.0.0.1) or unset NUNCHI_AUTH_DISABLED and use API keys"
+        )
 
 
 class BearerChallenge(Unauthorized):
@@ -54,6 +75,11 @@ async def current_principal(
     """The principal of the request's bearer key (anonymous when auth is disabled)."""
     settings: Settings = request.app.state.settings
     if settings.auth_disabled:
+        if request.method not in _SAFE_METHODS and not same_origin(request):
+            raise Forbidden(
+                "cross-site request refused: with NUNCHI_AUTH_DISABLED the API takes changes "
+                "only from this site's own pages or from clients that are not browsers"
+            )
         return ANONYMOUS
     if credentials is None:
         raise BearerChallenge(

@@ -1,6 +1,7 @@
-"""ASGI middleware: request ids and the last-resort error answer, and the body-size limit.
+"""ASGI middleware: request ids and the last-resort error answer, the body-size limit, and
+strict JSON bodies.
 
-Both are plain ASGI callables (no ``BaseHTTPMiddleware``), so streamed bodies pass through
+All are plain ASGI callables (no ``BaseHTTPMiddleware``), so streamed bodies pass through
 untouched and exceptions keep their types.
 """
 
@@ -14,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from nunchi import strictjson
 from nunchi.web.errors import (
     REQUEST_ID_HEADER,
     PayloadTooLarge,
@@ -24,7 +26,7 @@ from nunchi.web.errors import (
     unexpected_error,
 )
 
-__all__ = ["BodySizeLimitMiddleware", "RequestContextMiddleware"]
+__all__ = ["BodySizeLimitMiddleware", "RequestContextMiddleware", "StrictJSONMiddleware"]
 
 log = logging.getLogger("nunchi.web")
 
@@ -135,3 +137,81 @@ class BodySizeLimitMiddleware:
             headers={"Connection": "close"},
         )
         await response(scope, receive, send)
+
+
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+class StrictJSONMiddleware:
+    """Refuses JSON request bodies that parse but cannot be stored or answered faithfully
+    (lone surrogates, NUL, ``NaN``/``Infinity``, numbers out of range, duplicate keys, deep
+    nesting: :mod:`nunchi.strictjson`) with 422 ``invalid_input`` before any route runs, so
+    nothing of them is stored. Bodies that are not JSON at all pass on to the route, whose
+    answer is 400 ``malformed_json``. Run it inside the body-size limit."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI call."""
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in _BODY_METHODS
+            or not _is_json(Headers(scope=scope).get("content-type", ""))
+        ):
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                await self.app(scope, _replay(message, receive), send)
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        if body.strip():
+            try:
+                strictjson.loads(body)
+            except strictjson.InvalidDocument as e:
+                await self._refuse(scope, receive, send, e)
+                return
+            except ValueError:
+                pass  # not JSON: the route answers 400 malformed_json
+        last: Message = {"type": "http.request", "body": body, "more_body": False}
+        await self.app(scope, _replay(last, receive), send)
+
+    @staticmethod
+    async def _refuse(
+        scope: Scope, receive: Receive, send: Send, error: strictjson.InvalidDocument
+    ) -> None:
+        where = error.where
+        field = "body" + ("" if not where or where.startswith("[") else ".") + where
+        response = error_response(
+            Request(scope, receive),
+            422,
+            "invalid_input",
+            f"the request body is refused: {error}. Fix it and send it again",
+            details=[{"field": field, "message": error.problem, "type": "json_refused"}],
+        )
+        await response(scope, receive, send)
+
+
+def _replay(first: Message, receive: Receive) -> Receive:
+    """A ``receive`` that hands out ``first`` once, then defers to ``receive``."""
+    pending = [first]
+
+    async def replayed() -> Message:
+        if pending:
+            return pending.pop()
+        return await receive()
+
+    return replayed

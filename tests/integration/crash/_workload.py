@@ -259,7 +259,7 @@ def check_exactly_once(
         elif job.attempts < 2:
             problems.append(f"{job.id}: planned to fail once but took {job.attempts} attempt")
         elif failures and failures[0].attempt == 1:
-            if failures[0].detail.get("type") != "DiagnosticFailure":
+            if failures[0].detail.get("type") != "nunchi.jobs.kinds.DiagnosticFailure":
                 problems.append(f"{job.id}: attempt 1 failed with {failures[0].detail}")
             outcome.retried += 1
         elif running_at_kill.get(job.id) == 1 and not failures:

@@ -44,7 +44,13 @@ def test_embedded_worker_killed_mid_batch_loses_nothing_and_repeats_nothing(
         "NUNCHI_DEFAULT_PARTITIONS": str(PARTITIONS),
         "NUNCHI_OUTBOUND_ALLOW_HOSTS": json.dumps(["127.0.0.1/32"]),
     }
-    settings = Settings(data_dir=data, default_partitions=PARTITIONS, database_url="", bus_url="")
+    settings = Settings(
+        data_dir=data,
+        default_partitions=PARTITIONS,
+        database_url="",
+        bus_url="",
+        outbound_allow_hosts=["127.0.0.1/32"],  # the receiver the batch's callback goes to
+    )
     items = echo_items(TOTAL)
     with running_receiver() as receiver, open_job_service(settings) as service:
         sessions = service.sessions

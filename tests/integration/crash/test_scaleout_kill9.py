@@ -62,7 +62,11 @@ def test_scaleout_worker_killed_mid_batch_survivor_takes_over(
         "NUNCHI_OUTBOUND_ALLOW_HOSTS": json.dumps(["127.0.0.1/32"]),
     }
     settings = Settings(
-        data_dir=data, database_url=pg_url, bus_url=bus_url, default_partitions=PARTITIONS
+        data_dir=data,
+        database_url=pg_url,
+        bus_url=bus_url,
+        default_partitions=PARTITIONS,
+        outbound_allow_hosts=["127.0.0.1/32"],  # the receiver the batch's callback goes to
     )
     items = echo_items(TOTAL)
     victim = worker_processes.start("crash-a", env)

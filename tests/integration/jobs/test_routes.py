@@ -36,7 +36,9 @@ def make_app(service: JobService, settings: Settings, keys: KeyService | None = 
 
 @pytest.fixture
 def client(service: JobService) -> Iterator[TestClient]:
-    with TestClient(make_app(service, Settings(auth_disabled=True))) as c:
+    with TestClient(
+        make_app(service, Settings(auth_disabled=True)), base_url="http://localhost"
+    ) as c:
         yield c
 
 
@@ -163,7 +165,7 @@ def test_scopes_are_enforced(service: JobService, engine: Engine) -> None:
     _, reader = keys.create("reader", ["read"])
     _, submitter = keys.create("submitter", ["submit"])
     app = make_app(service, Settings(auth_disabled=False), keys)
-    with TestClient(app) as c:
+    with TestClient(app, base_url="http://localhost") as c:
         body = {"kind": ECHO, "input": {}}
         assert c.post("/api/v1/jobs", json=body).status_code == 401
         as_reader = {"Authorization": f"Bearer {reader}"}

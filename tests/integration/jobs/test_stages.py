@@ -86,9 +86,11 @@ def test_second_attempt_succeeds_after_a_failed_one(service: JobService, bus: Me
     assert isinstance(error, DiagnosticFailure)
     mid = service.get(job.id)
     assert mid.status == "queued" and mid.attempts == 1
-    assert mid.error is not None and mid.error.type == "DiagnosticFailure"
+    assert mid.error is not None and mid.error.type == "nunchi.jobs.kinds.DiagnosticFailure"
     failed = [e for e in mid.events if e.type == "attempt_failed"]
-    assert failed[0].attempt == 1 and failed[0].detail["type"] == "DiagnosticFailure"
+    assert (
+        failed[0].attempt == 1 and failed[0].detail["type"] == "nunchi.jobs.kinds.DiagnosticFailure"
+    )
     assert "planned failure on attempt 1" in failed[0].detail["message"]
     assert run(stage, bus, records, attempt=2) == [None]
     done = service.get(job.id)

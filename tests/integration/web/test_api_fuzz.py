@@ -35,6 +35,7 @@ def api_schema(fuzz_store: Store, tmp_path: Path) -> Any:
         bus_url="memory://",
         auth_disabled=True,
         max_body_bytes=64 * 1024,
+        allowed_hosts=["testserver"],  # the host name schemathesis' ASGI client sends
     )
     bus = MemoryBus()
     services = AppServices(

@@ -35,7 +35,7 @@ def make_app(settings: Settings, service: WebhookService | None) -> FastAPI:
 @pytest.fixture
 def api(settings: Settings, service: WebhookService) -> Iterator[TestClient]:
     open_settings = Settings(**{**settings.model_dump(), "auth_disabled": True})
-    with TestClient(make_app(open_settings, service)) as c:
+    with TestClient(make_app(open_settings, service), base_url="http://localhost") as c:
         yield c
 
 
@@ -133,7 +133,7 @@ def test_errors_use_the_envelope(
 
 
 def test_routes_need_an_admin_key(settings: Settings, service: WebhookService) -> None:
-    with TestClient(make_app(settings, service)) as c:
+    with TestClient(make_app(settings, service), base_url="http://localhost") as c:
         for method, path in (
             ("GET", "/api/v1/webhooks/deliveries"),
             ("GET", "/api/v1/webhooks/deliveries/" + "0" * 32),
@@ -146,7 +146,7 @@ def test_routes_need_an_admin_key(settings: Settings, service: WebhookService) -
 
 def test_without_a_webhook_service_routes_answer_503(settings: Settings) -> None:
     open_settings = Settings(**{**settings.model_dump(), "auth_disabled": True})
-    with TestClient(make_app(open_settings, None)) as c:
+    with TestClient(make_app(open_settings, None), base_url="http://localhost") as c:
         response = c.get("/api/v1/webhooks/deliveries")
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "unavailable"

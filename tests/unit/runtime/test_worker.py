@@ -230,7 +230,7 @@ def test_broken_handle_batch_fails_every_delivery_of_the_batch(bus: Bus, mode: s
     if mode == "raises":
         assert {d.error_type for d in dead} == {"nunchi.errors.PermanentError"}
     else:
-        assert {d.error_type for d in dead} == {"nunchi.runtime._failures.HandleBatchError"}
+        assert {d.error_type for d in dead} == {"nunchi.runtime.failures.HandleBatchError"}
         assert "returned 1 outcomes for 3 deliveries" in dead[0].error_message
 
 

@@ -71,7 +71,9 @@ def bus() -> MemoryBus:
 @pytest.fixture
 def services(store: Store, bus: MemoryBus, registry: KindRegistry, tmp_path: Path) -> AppServices:
     """Real services on this test's store and bus."""
-    jobs = JobService(store.sessions, bus, registry, make_settings(tmp_path))
+    # Loopback callback URLs allowed: the webhook page tests deliver to a local receiver.
+    allow = make_settings(tmp_path, outbound_allow_hosts=["127.0.0.1/32"])
+    jobs = JobService(store.sessions, bus, registry, allow)
     return AppServices(
         jobs=jobs,
         webhooks=WebhookService(store.sessions, bus),
@@ -98,12 +100,14 @@ def make_app(tmp_path: Path, services: AppServices) -> AppFactory:
 @pytest.fixture
 def client(make_app: AppFactory) -> Iterator[TestClient]:
     """A client of an app with auth enabled (the default)."""
-    with TestClient(make_app(), raise_server_exceptions=False) as c:
+    with TestClient(make_app(), raise_server_exceptions=False, base_url="http://localhost") as c:
         yield c
 
 
 @pytest.fixture
 def open_client(make_app: AppFactory) -> Iterator[TestClient]:
     """A client of an app with auth disabled."""
-    with TestClient(make_app(auth_disabled=True), raise_server_exceptions=False) as c:
+    with TestClient(
+        make_app(auth_disabled=True), raise_server_exceptions=False, base_url="http://localhost"
+    ) as c:
         yield c

@@ -49,7 +49,7 @@ def test_scopes_and_their_implications(
     app = _app(make_app)
     _, plaintext = app.state.keys.create("k", granted)
     auth = {"Authorization": f"Bearer {plaintext}"}
-    with TestClient(app, raise_server_exceptions=False) as c:
+    with TestClient(app, raise_server_exceptions=False, base_url="http://localhost") as c:
         for scope in ("admin", "submit", "read"):
             r = c.get(f"/api/v1/probe/{scope}", headers=auth)
             expected = 200 if scope in allowed else 403
@@ -62,7 +62,7 @@ def test_revoked_key_is_refused(make_app: AppFactory) -> None:
     app = _app(make_app)
     info, plaintext = app.state.keys.create("gone", ["admin"])
     auth = {"Authorization": f"Bearer {plaintext}"}
-    with TestClient(app, raise_server_exceptions=False) as c:
+    with TestClient(app, raise_server_exceptions=False, base_url="http://localhost") as c:
         assert c.get("/api/v1/probe/read", headers=auth).status_code == 200
         app.state.keys.revoke(info.id)
         r = c.get("/api/v1/probe/read", headers=auth)
@@ -74,7 +74,7 @@ def test_revoked_key_is_refused(make_app: AppFactory) -> None:
 def test_other_schemes_count_as_missing(make_app: AppFactory) -> None:
     app = _app(make_app)
     _, plaintext = app.state.keys.create("k", ["admin"])
-    with TestClient(app, raise_server_exceptions=False) as c:
+    with TestClient(app, raise_server_exceptions=False, base_url="http://localhost") as c:
         r = c.get("/api/v1/probe/read", headers={"Authorization": f"Basic {plaintext}"})
         assert r.status_code == 401
         assert r.headers["www-authenticate"].startswith("Bearer")
@@ -82,7 +82,7 @@ def test_other_schemes_count_as_missing(make_app: AppFactory) -> None:
 
 def test_disabled_auth_acts_as_anonymous(make_app: AppFactory) -> None:
     app = _app(make_app, auth_disabled=True)
-    with TestClient(app, raise_server_exceptions=False) as c:
+    with TestClient(app, raise_server_exceptions=False, base_url="http://localhost") as c:
         for scope in ("admin", "submit", "read"):
             r = c.get(f"/api/v1/probe/{scope}")
             assert r.status_code == 200

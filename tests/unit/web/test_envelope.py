@@ -69,7 +69,7 @@ def app(make_app: AppFactory) -> FastAPI:
 
 @pytest.fixture
 def c(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app, raise_server_exceptions=False) as client:
+    with TestClient(app, raise_server_exceptions=False, base_url="http://localhost") as client:
         yield client
 
 

@@ -21,7 +21,7 @@ def test_healthz_works_without_any_service(make_app: AppFactory) -> None:
     from nunchi.web.app import create_app
 
     app = create_app(make_app().state.settings, services=AppServices())
-    with TestClient(app) as c:
+    with TestClient(app, base_url="http://localhost") as c:
         assert c.get("/healthz").status_code == 200
 
 
@@ -36,7 +36,7 @@ def test_readyz_names_the_failed_check(services: AppServices, make_app: AppFacto
         raise BusUnavailable("cannot reach kafka://127.0.0.1:1")
 
     services.readiness = {**services.readiness, "bus": bus_down}
-    with TestClient(make_app()) as c:
+    with TestClient(make_app(), base_url="http://localhost") as c:
         r = c.get("/readyz")
     assert r.status_code == 503
     body = r.json()
@@ -58,7 +58,7 @@ def test_readyz_fails_when_the_database_is_gone(
 
     engine = create_engine_for("postgresql+psycopg://nobody@127.0.0.1:1/none")
     services.readiness = {**services.readiness, "database": database_check(sessionmaker(engine))}
-    with TestClient(make_app()) as c:
+    with TestClient(make_app(), base_url="http://localhost") as c:
         r = c.get("/readyz")
     assert r.status_code == 503
     assert r.json()["checks"]["database"].startswith("failed")

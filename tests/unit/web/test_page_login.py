@@ -8,10 +8,11 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from fastapi.testclient import TestClient
 
-from nunchi.web.pages.security import is_loopback_host
+from nunchi.web.origin import is_loopback_host
 from nunchi.web.services import AppServices
 
 from .conftest import AppFactory
+from .support import log_in
 
 HTML = {"Accept": "text/html"}
 PAGES = ("/jobs", "/ops", "/webhooks", "/ops/panel")
@@ -24,12 +25,7 @@ def _next_of(location: str) -> str:
 
 
 def _log_in(c: TestClient, key: str, target: str = "/jobs") -> None:
-    c.get("/login")
-    token = c.cookies.get("nunchi_csrf")
-    assert token
-    r = c.post(
-        "/login", data={"key": key, "csrf_token": token, "next": target}, follow_redirects=False
-    )
+    r = log_in(c, key, target)
     assert r.status_code == 303, r.text
 
 
@@ -58,7 +54,9 @@ def test_beyond_loopback_pages_send_browsers_to_the_login(
 ) -> None:
     assert services.keys is not None
     job = services.jobs.submit("diagnostic.echo", {"payload": "비밀 내용"})
-    with TestClient(make_app(host="0.0.0.0"), raise_server_exceptions=False) as c:
+    with TestClient(
+        make_app(host="0.0.0.0"), raise_server_exceptions=False, base_url="http://localhost"
+    ) as c:
         for path in PAGES:
             r = c.get(path, headers=HTML, follow_redirects=False)
             assert r.status_code == 303, (path, r.status_code)
@@ -99,14 +97,16 @@ def test_beyond_loopback_pages_send_browsers_to_the_login(
         ({}, False),  # the embedded default: loopback only
         ({"pages_login": "always"}, True),  # e.g. behind a reverse proxy on this machine
         ({"host": "0.0.0.0", "pages_login": "never"}, False),
-        ({"host": "0.0.0.0", "auth_disabled": True}, False),
+        ({"auth_disabled": True, "pages_login": "always"}, False),
         ({"host": "10.0.0.7"}, True),
     ],
 )
 def test_the_setting_decides(
     make_app: AppFactory, overrides: dict[str, object], login: bool
 ) -> None:
-    with TestClient(make_app(**overrides), raise_server_exceptions=False) as c:
+    with TestClient(
+        make_app(**overrides), raise_server_exceptions=False, base_url="http://localhost"
+    ) as c:
         r = c.get("/jobs", headers=HTML, follow_redirects=False)
         assert r.status_code == (303 if login else 200), overrides
 

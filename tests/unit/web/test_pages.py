@@ -18,6 +18,7 @@ from nunchi.web.pages.jobs import PAGE_SIZE
 from nunchi.web.services import AppServices
 
 from .conftest import AppFactory, wait_for
+from .support import csrf_headers, log_in, log_out
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 XSS = "<script>alert('x')</script>"
@@ -43,10 +44,7 @@ def settle(jobs: JobService, bus: MemoryBus, registry: KindRegistry, ids: list[s
 
 
 def _csrf(c: TestClient) -> dict[str, str]:
-    c.get("/jobs")
-    token = c.cookies.get("nunchi_csrf")
-    assert token
-    return {"X-CSRF-Token": token, "HX-Request": "true"}
+    return csrf_headers(c)
 
 
 def test_root_redirects_to_jobs(open_client: TestClient) -> None:
@@ -78,13 +76,15 @@ def test_english_by_query_then_cookie(services: AppServices, open_client: TestCl
 
 
 def test_default_language_setting(make_app: AppFactory) -> None:
-    with TestClient(make_app(auth_disabled=True, default_language="en")) as c:
+    with TestClient(
+        make_app(auth_disabled=True, default_language="en"), base_url="http://localhost"
+    ) as c:
         assert '<html lang="en">' in c.get("/ops").text
 
 
 def test_language_switch_links_keep_the_filters(open_client: TestClient) -> None:
     text = open_client.get("/jobs?kind=diagnostic.echo").text
-    assert 'href="/jobs?kind=diagnostic.echo&amp;lang=en"' in text
+    assert 'href="?kind=diagnostic.echo&amp;lang=en"' in text
 
 
 def test_untrusted_text_is_escaped(services: AppServices, open_client: TestClient) -> None:
@@ -156,39 +156,39 @@ def test_retry_needs_a_logged_in_key_when_auth_is_on(
     assert client.post(f"/jobs/{job.id}/retry", headers=headers).status_code == 401
 
     _, reader = keys.create("viewer", ["read"])
-    form = {"key": reader, "csrf_token": headers["X-CSRF-Token"], "next": f"/jobs/{job.id}"}
-    looking = client.post("/login", data=form, follow_redirects=False)
+    looking = log_in(client, reader, f"/jobs/{job.id}")
     assert looking.status_code == 303  # a read-only key may look at the pages ...
-    denied = client.post(f"/jobs/{job.id}/retry", headers=headers)
+    denied = client.post(f"/jobs/{job.id}/retry", headers=_csrf(client))
     assert denied.status_code == 403 and "submit" in denied.text  # ... but not retry
-    client.post("/logout", data={"csrf_token": headers["X-CSRF-Token"]})
-    bad = client.post("/login", data={**form, "key": "nk_nope"}, follow_redirects=False)
+    assert log_out(client).status_code == 303
+    bad = log_in(client, "nk_nope", f"/jobs/{job.id}")
     assert bad.status_code == 401
 
     _, operator = keys.create("operator-kim", ["submit"])
-    ok = client.post("/login", data={**form, "key": operator}, follow_redirects=False)
+    ok = log_in(client, operator, f"/jobs/{job.id}")
     assert ok.status_code == 303 and ok.headers["location"] == f"/jobs/{job.id}"
     cookie = ok.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie
     assert "operator-kim" in client.get("/jobs").text
 
-    r = client.post(f"/jobs/{job.id}/retry", headers=headers)
+    stale = client.post(f"/jobs/{job.id}/retry", headers=headers)  # the token before login
+    assert stale.status_code == 403
+    r = client.post(f"/jobs/{job.id}/retry", headers=_csrf(client))
     assert r.status_code == 200, r.text
     events = jobs.get(job.id).events
     assert [e.actor for e in events if e.type == "retried"] == ["operator-kim"]
 
-    client.post("/logout", data={"csrf_token": headers["X-CSRF-Token"]})
+    assert log_out(client).status_code == 303
     assert "operator-kim" not in client.get("/jobs").text
 
 
 def test_login_never_redirects_off_site(services: AppServices, client: TestClient) -> None:
     assert services.keys is not None
-    headers = _csrf(client)
     _, key = services.keys.create("k", ["admin"])
-    for target in ("//evil.example/x", "https://evil.example/", "/\\evil"):
-        form = {"key": key, "csrf_token": headers["X-CSRF-Token"], "next": target}
-        r = client.post("/login", data=form, follow_redirects=False)
-        assert r.headers["location"] == "/jobs"
+    for target in ("//evil.example/x", "https://evil.example/", "/\\evil", "/.//evil.example/"):
+        r = log_in(client, key, target)
+        assert r.headers["location"] in ("/", "/evil.example"), target
+        log_out(client)
 
 
 def test_batch_page_counts_and_retry_failed(
@@ -227,7 +227,7 @@ def test_ops_page_shows_worker_stats_and_counts(
         # a job is final before its record is committed; then the lag falls to 0
         wait_for(lambda: worker.stats()["jobs.diagnostic.echo"].lag == 0)
         services.worker_stats = worker.stats
-        with TestClient(make_app(auth_disabled=True)) as c:
+        with TestClient(make_app(auth_disabled=True), base_url="http://localhost") as c:
             page = c.get("/ops?lang=en").text
             assert 'hx-get="/ops/panel"' in page and 'hx-trigger="every 5s"' in page
             panel = c.get("/ops/panel", headers={"HX-Request": "true"}).text

@@ -27,6 +27,7 @@ from nunchi.web.services import AppServices
 from tests.integration.webhooks.receiver import Reply, running_receiver
 
 from .conftest import AppFactory, make_settings, wait_for
+from .support import csrf_headers, log_in
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 XSS = "<script>alert('x')</script>"
@@ -82,10 +83,7 @@ def running_pipeline(
 
 
 def _csrf(c: TestClient) -> dict[str, str]:
-    c.get("/webhooks")
-    token = c.cookies.get("nunchi_csrf")
-    assert token
-    return {"X-CSRF-Token": token, "HX-Request": "true"}
+    return csrf_headers(c, "/webhooks")
 
 
 def _stored(deliverer: WebhookDeliverer, *, fail: bool = False, url: str = "") -> str:
@@ -237,15 +235,16 @@ def test_redeliver_needs_an_admin_session_when_auth_is_on(
     assert client.post(post, headers=headers).status_code == 401
 
     _, operator = keys.create("operator-kim", ["submit"])
-    form = {"key": operator, "csrf_token": headers["X-CSRF-Token"], "next": "/webhooks"}
-    assert client.post("/login", data=form, follow_redirects=False).status_code == 303
+    assert log_in(client, operator, "/webhooks").status_code == 303
+    headers = csrf_headers(client)  # the token of this session
     denied = client.post(post, headers=headers)
     assert denied.status_code == 403 and "admin" in denied.text  # like the API's redeliver
     assert client.post(post, headers={"HX-Request": "true"}).status_code == 403  # no CSRF
     assert hooks.get(delivery_id).status == "failed"
 
     _, admin = keys.create("admin-lee", ["admin"])
-    client.post("/login", data={**form, "key": admin}, follow_redirects=False)
+    assert log_in(client, admin, "/webhooks").status_code == 303
+    headers = _csrf(client)
     r = client.post(post, headers=headers)
     assert r.status_code == 200, r.text
     assert hooks.get(delivery_id).status == "pending"
@@ -268,20 +267,22 @@ def test_beyond_loopback_deliveries_need_an_admin_key_as_in_the_api(
     secret_url = "https://hooks.example/h?token=SECRET-TOKEN"
     job = services.jobs.submit("diagnostic.echo", {"payload": 1}, callback_url=secret_url)
     delivery_id = deliverer.enqueue(
-        WebhookRequest(f"evt_{uuid.uuid4().hex}", "job.succeeded", secret_url, {"id": job.id},
-                       subject_id=job.id)
+        WebhookRequest(
+            f"evt_{uuid.uuid4().hex}",
+            "job.succeeded",
+            secret_url,
+            {"id": job.id},
+            subject_id=job.id,
+        )
     )
-    with TestClient(make_app(host="0.0.0.0"), raise_server_exceptions=False) as c:
-        c.get("/login")
-        token = c.cookies.get("nunchi_csrf")
-        assert token
-
-        def log_in(key: str) -> None:
-            form = {"key": key, "csrf_token": token, "next": "/jobs"}
-            assert c.post("/login", data=form, follow_redirects=False).status_code == 303
+    with TestClient(
+        make_app(host="0.0.0.0"), raise_server_exceptions=False, base_url="http://localhost"
+    ) as c:
+        def log_in_as(key: str) -> None:
+            assert log_in(c, key).status_code == 303
 
         _, reader = keys.create("reader", ["read"])
-        log_in(reader)
+        log_in_as(reader)
         job_page = c.get(f"/jobs/{job.id}")
         assert job_page.status_code == 200 and f"/webhooks/{delivery_id}" not in job_page.text
         for path in ("/webhooks", f"/webhooks/{delivery_id}"):
@@ -290,7 +291,7 @@ def test_beyond_loopback_deliveries_need_an_admin_key_as_in_the_api(
             assert "SECRET-TOKEN" not in denied.text
 
         _, admin = keys.create("admin", ["admin"])
-        log_in(admin)
+        log_in_as(admin)
         assert f"/webhooks/{delivery_id}" in c.get(f"/jobs/{job.id}").text
         detail = c.get(f"/webhooks/{delivery_id}")
         assert detail.status_code == 200 and "SECRET-TOKEN" in detail.text

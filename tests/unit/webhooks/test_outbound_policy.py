@@ -109,7 +109,11 @@ def test_one_private_address_among_public_ones_is_enough_to_refuse() -> None:
         ("http://user:pw@example.com/", "credentials"),
         ("http://user@example.com/", "credentials"),
         ("http:///nohost", "no host"),
-        ("http://exa mple.com/", "not a valid URL"),
+        ("http://exa mple.com/", "spaces and control characters"),
+        ("http://example.com/a\r\nX-Injected: 1", "control characters"),
+        ("http://example.com:99999/", "port 99999"),
+        ("http://example.com:0/", "port 0"),
+        ("https://example.com/" + "a" * 2100, "at most 2048"),
     ],
 )
 def test_bad_urls_are_refused_before_resolving(url: str, message: str) -> None:

@@ -2,6 +2,9 @@
 
 Models load on first use (once per process, thread-safe) so an app that never analyses text
 pays nothing for them. Limits are enforced before any work, with errors that say the limit.
+A request answered while the caller waits (:meth:`TextAnalysisService.analyze_now`, the API)
+is bounded further: by its total characters (about a second of work on one core) and by how
+many run at once; larger work goes to a ``text.analyze`` job.
 """
 
 from __future__ import annotations
@@ -9,22 +12,31 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Literal, get_args
 
-from nunchi.errors import InvalidInput, PayloadTooLarge
+from nunchi import strictjson
+from nunchi.errors import Busy, InvalidInput, PayloadTooLarge
 
-__all__ = ["TASKS", "TextAnalysisService", "TextLimits"]
+__all__ = ["TASKS", "TextAnalysisService", "TextLimits", "TextTask"]
 
-TASKS: Final = ("sentiment", "profanity", "keywords")
-"""The analyses a caller can ask for."""
+TextTask = Literal["sentiment", "profanity", "keywords"]
+"""An analysis a caller can ask for."""
+TASKS: tuple[TextTask, ...] = get_args(TextTask)
+"""Every analysis, in the order results list them."""
 
 
 @dataclass(frozen=True)
 class TextLimits:
-    """Most texts per call and most characters per text."""
+    """Most texts per call and most characters per text; for calls answered while the
+    caller waits, most characters in all and most such calls running at once."""
 
     max_texts: int = 1000
     max_chars: int = 5000
+    max_total_chars: int = 100_000
+    """About a second of all three analyses on one core (they run at ~40,000 characters/s)."""
+    concurrency: int = 1
+    wait_seconds: float = 5.0
+    """How long a waiting call queues for its turn before it is answered "busy"."""
 
 
 class TextAnalysisService:
@@ -34,6 +46,7 @@ class TextAnalysisService:
         self.limits = limits or TextLimits()
         self._lock = threading.Lock()
         self._models: dict[str, Any] = {}
+        self._turns = threading.BoundedSemaphore(self.limits.concurrency)
 
     def _model(self, task: str) -> Any:
         with self._lock:
@@ -43,7 +56,7 @@ class TextAnalysisService:
                 self._models[task] = model
             return model
 
-    def check(self, texts: Sequence[str], tasks: Sequence[str]) -> list[str]:
+    def check(self, texts: Sequence[str], tasks: Sequence[str]) -> list[TextTask]:
         """Validate a request; returns the tasks, deduplicated, in canonical order."""
         if not texts:
             raise InvalidInput("texts is empty: send at least one text")
@@ -58,6 +71,7 @@ class TextAnalysisService:
                     f"texts[{i}] has {len(text)} characters; the limit is"
                     f" {self.limits.max_chars}: split long texts"
                 )
+        strictjson.check(list(texts), "texts")
         unknown = [t for t in tasks if t not in TASKS]
         if unknown:
             raise InvalidInput(
@@ -68,10 +82,37 @@ class TextAnalysisService:
             raise InvalidInput(f"tasks is empty: choose from {', '.join(TASKS)}")
         return chosen
 
+    def analyze_now(
+        self, texts: Sequence[str], tasks: Sequence[str] = TASKS
+    ) -> list[dict[str, Any]]:
+        """:meth:`analyze` for a caller that waits (the API): at most ``max_total_chars`` in
+        all (:class:`PayloadTooLarge` pointing to the ``text.analyze`` job otherwise) and at
+        most ``concurrency`` such calls at once (:class:`Busy` after ``wait_seconds``)."""
+        total = sum(len(t) for t in texts)
+        if total > self.limits.max_total_chars:
+            raise PayloadTooLarge(
+                f"{total:,} characters in one request; at most {self.limits.max_total_chars:,} "
+                "are analysed while you wait: send fewer texts, or submit the work as a job "
+                "(POST /api/v1/jobs with kind 'text.analyze') and fetch its result"
+            )
+        chosen = self.check(texts, tasks)
+        if not self._turns.acquire(timeout=self.limits.wait_seconds):
+            raise Busy(
+                "text analysis is busy with other requests; try again in a moment, or submit "
+                "the work as a 'text.analyze' job",
+                retry_after=1,
+            )
+        try:
+            return self._run(texts, chosen)
+        finally:
+            self._turns.release()
+
     def analyze(self, texts: Sequence[str], tasks: Sequence[str] = TASKS) -> list[dict[str, Any]]:
         """``[{"text", "sentiment"?: {label, score}, "profanity"?: {profane, score, spans,
         masked}, "keywords"?: [...]}, ...]`` in the order of ``texts``."""
-        chosen = self.check(texts, tasks)
+        return self._run(texts, self.check(texts, tasks))
+
+    def _run(self, texts: Sequence[str], chosen: Sequence[str]) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = [{"text": t} for t in texts]
         if "sentiment" in chosen:
             for row, s in zip(out, self._model("sentiment").score_batch(texts), strict=True):

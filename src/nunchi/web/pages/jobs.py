@@ -18,7 +18,7 @@ from nunchi.web.pages.rendering import (
     render,
     translator,
 )
-from nunchi.web.pages.security import check_csrf, page_actor
+from nunchi.web.pages.security import WEBHOOKS_SCOPE, check_csrf, may_read, page_actor
 from nunchi.web.pages.views import JOB_STATUSES, batch_view, job_view, page_view
 from nunchi.web.pages.webhooks import subject_deliveries
 
@@ -27,7 +27,8 @@ __all__ = ["PAGE_SIZE", "jobs_pages_router"]
 
 def _job_context(request: Request, job_id: str, flash: dict[str, str] | None) -> dict[str, Any]:
     """Everything a job's page (or its refreshed fragment) shows (blocking: the store)."""
-    job = job_view(app_service(request, "jobs").get(job_id))
+    private = may_read(request, WEBHOOKS_SCOPE)
+    job = job_view(app_service(request, "jobs").get(job_id).for_reader(private))
     webhooks = subject_deliveries(request, job["id"], job["callback_url"])
     return {"job": job, "webhooks": webhooks, "flash": flash}
 
@@ -35,8 +36,9 @@ def _job_context(request: Request, job_id: str, flash: dict[str, str] | None) ->
 def _batch_context(request: Request, batch_id: str, flash: dict[str, str] | None) -> dict[str, Any]:
     """Everything a batch's page (or its refreshed fragment) shows (blocking: the store)."""
     service = app_service(request, "jobs")
-    batch = batch_view(service.get_batch(batch_id))
-    page = page_view(service.list(batch=batch_id, limit=PAGE_SIZE))
+    private = may_read(request, WEBHOOKS_SCOPE)
+    batch = batch_view(service.get_batch(batch_id).for_reader(private))
+    page = page_view(service.list(batch=batch_id, limit=PAGE_SIZE).for_reader(private))
     webhooks = subject_deliveries(request, batch["id"], batch["callback_url"])
     return {"batch": batch, "page": page, "webhooks": webhooks, "flash": flash}
 
@@ -72,7 +74,7 @@ def jobs_pages_router() -> APIRouter:
             batch=filters["batch"],
             cursor=query_filter(cursor, "cursor"),
             limit=PAGE_SIZE,
-        )
+        ).for_reader(may_read(request, WEBHOOKS_SCOPE))
         context = {
             "page": page_view(page),
             "filters": {k: v or "" for k, v in filters.items()},

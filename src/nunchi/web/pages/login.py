@@ -4,6 +4,8 @@ it again."""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
@@ -22,10 +24,25 @@ __all__ = ["login_pages_router", "safe_next"]
 
 
 def safe_next(target: str | None) -> str:
-    """Where to go after logging in: a local path only (never another site)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/jobs"
-    return target
+    """Where to go after logging in: a path on this site, normalised (``.`` and ``..``
+    segments resolved, repeated slashes folded), so nothing a browser could read as another
+    site (``//host``, ``/.//host``, ``/\\host``) survives; ``/`` otherwise."""
+    if not target or not target.startswith("/") or any(c in target for c in "\\\r\n\t"):
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return "/"
+    segments: list[str] = []
+    for segment in parts.path.split("/"):
+        if segment in ("", "."):
+            continue
+        if segment == "..":
+            if segments:
+                segments.pop()
+            continue
+        segments.append(segment)
+    path = "/" + "/".join(segments)
+    return f"{path}?{parts.query}" if parts.query else path
 
 
 def login_pages_router() -> APIRouter:

@@ -126,12 +126,14 @@ def _settings(request: Request) -> Settings:
 
 
 def _language_links(request: Request) -> list[dict[str, str]]:
+    """Links to this page in each language: relative (``?lang=…``), so a path that looks
+    like another site (``//evil.example/x``) can never make them leave this one."""
     links = []
     for code in SUPPORTED_LANGUAGES:
         params = dict(request.query_params)
         params.pop("cursor", None)
         params["lang"] = code
-        links.append({"code": code, "url": request.url.path + "?" + urlencode(params)})
+        links.append({"code": code, "url": "?" + urlencode(params)})
     return links
 
 

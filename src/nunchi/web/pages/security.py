@@ -6,15 +6,22 @@ SameSite=Strict. Reading the pages needs such a session when :func:`pages_need_l
 session's key needs the ``read`` scope, which every key has, and for the webhook pages the
 ``admin`` scope, as the webhook API (deliveries carry receiver URLs and payloads). Actions
 (retry, redeliver) need either ``settings.auth_disabled`` or a session whose key grants the
-scope the API's route for the same action needs. Every page POST must also carry the CSRF
-token of the page it came from (double-submit: a cookie and a form field or ``X-CSRF-Token``
-header).
+scope the API's route for the same action needs.
+
+Every page POST must come from this site (:func:`~nunchi.web.origin.same_origin`: a browser's
+``Origin`` / ``Sec-Fetch-Site``) and carry the CSRF token of the page it came from, in a form
+field or an ``X-CSRF-Token`` header. With a web session the token is an HMAC of the session
+token, which the page's script never sees (the cookie is HttpOnly), so a token planted from
+another service on the same host (cookies ignore ports) or another site is worthless; before
+login it is a random per-browser value (double submit), and the origin check stops cross-site
+login forms.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
-import ipaddress
 import logging
 import re
 import secrets
@@ -27,9 +34,11 @@ from starlette.responses import RedirectResponse, Response
 
 from nunchi.config import Settings
 from nunchi.errors import Forbidden, Unauthorized
+from nunchi.web.auth import PRIVATE_SCOPE
 from nunchi.web.errors import error_response, is_htmx, wants_html
 from nunchi.web.i18n import SUPPORTED_LANGUAGES
 from nunchi.web.keys import ANONYMOUS, KeyService, Principal
+from nunchi.web.origin import is_loopback_host, same_origin
 
 __all__ = [
     "ACTION_SCOPE",
@@ -42,7 +51,6 @@ __all__ = [
     "LoginRequired",
     "check_csrf",
     "csrf_token_for",
-    "is_loopback_host",
     "login_required_handler",
     "may_read",
     "page_actor",
@@ -61,35 +69,61 @@ REDELIVER_SCOPE = "admin"
 """Scope the redeliver button needs, the same as the API's redeliver route."""
 READ_SCOPE = "read"
 """Scope reading the pages needs when a login is required (every key has it)."""
-WEBHOOKS_SCOPE = "admin"
+WEBHOOKS_SCOPE = PRIVATE_SCOPE
 """Scope the webhook delivery pages need when a login is required, as the API's delivery
-routes do: deliveries carry receiver URLs (often with tokens) and payloads."""
+routes do: deliveries carry receiver URLs (often with tokens) and payloads. Job and batch
+pages show callback URLs in full and tracebacks only with it, as the API does."""
 
 log = logging.getLogger("nunchi.web")
 
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
 
 
+def _session_token(request: Request) -> str | None:
+    token = request.cookies.get(SESSION_COOKIE, "")
+    return token if _TOKEN.match(token) else None
+
+
+def _session_csrf(session_token: str) -> str:
+    digest = hmac.new(session_token.encode("ascii"), b"nunchi-csrf-v1", hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
+
+
 def csrf_token_for(request: Request) -> tuple[str, bool]:
-    """The CSRF token of this browser and whether it is new (then set the cookie)."""
+    """The CSRF token for this browser's forms and whether it is new (then set the cookie):
+    derived from the web session when there is one, else the browser's random token."""
     cached = getattr(request.state, "csrf_token", None)
     if isinstance(cached, tuple):
         return cached[0], cached[1]
-    existing = request.cookies.get(CSRF_COOKIE, "")
-    result = (existing, False) if _TOKEN.match(existing) else (secrets.token_urlsafe(32), True)
+    session = _session_token(request)
+    if session is not None:
+        result = (_session_csrf(session), False)
+    else:
+        existing = request.cookies.get(CSRF_COOKIE, "")
+        result = (existing, False) if _TOKEN.match(existing) else (secrets.token_urlsafe(32), True)
     request.state.csrf_token = result
     return result
 
 
 async def check_csrf(request: Request) -> None:
-    """Raise :class:`Forbidden` unless the request carries this browser's CSRF token."""
-    cookie = request.cookies.get(CSRF_COOKIE, "")
+    """Raise :class:`Forbidden` unless the request comes from this site and carries this
+    browser's CSRF token (see the module docstring)."""
+    if not same_origin(request):
+        raise Forbidden(
+            "this form was sent from another site; open the page on this server and try again"
+        )
+    session = _session_token(request)
+    if session is not None:
+        expected = _session_csrf(session)
+    else:
+        cookie = request.cookies.get(CSRF_COOKIE, "")
+        expected = cookie if _TOKEN.match(cookie) else ""
     sent = request.headers.get("x-csrf-token", "")
     if not sent:
         form = await request.form()
         value = form.get("csrf_token", "")
         sent = value if isinstance(value, str) else ""
-    if not (_TOKEN.match(cookie) and hmac.compare_digest(cookie, sent)):
+    if not (expected and hmac.compare_digest(expected, sent)):
         raise Forbidden(
             "this form is out of date or was sent from another site; reload the page and try again"
         )
@@ -160,17 +194,6 @@ async def login_required_handler(request: Request, exc: Exception) -> Response:
     elif request.method in ("GET", "HEAD") and wants_html(request):
         return RedirectResponse(exc.login_url, status_code=303)
     return error_response(request, exc.status, exc.code, str(exc), headers=headers)
-
-
-def is_loopback_host(host: str) -> bool:
-    """Whether ``host`` (an address to listen on) reaches this machine only."""
-    name = host.strip().strip("[]").lower()
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
 
 
 def pages_need_login(settings: Settings) -> bool:

@@ -5,24 +5,22 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from nunchi.apps.text import TextAnalysisService
+from nunchi.apps.text import TASKS, TextAnalysisService, TextTask
 from nunchi.web.auth import SubmitPrincipal
 from nunchi.web.routes.jobs import ErrorEnvelope
 
 __all__ = ["analyze_router"]
 
-Task = Literal["sentiment", "profanity", "keywords"]
-
 
 class TextAnalysisRequest(BaseModel):
     """Texts to analyse and the analyses wanted."""
 
+    model_config = ConfigDict(extra="forbid", strict=True)
+
     texts: list[str] = Field(description="The texts, one per item (limits: see 413).")
-    tasks: list[Task] = Field(
-        default=["sentiment", "profanity", "keywords"], description="Analyses to run."
-    )
+    tasks: list[TextTask] = Field(default=list(TASKS), description="Analyses to run.")
 
 
 class SentimentOut(BaseModel):
@@ -68,7 +66,7 @@ def analyze_router() -> APIRouter:
     """The ``/api/v1/analyze`` routes."""
     router = APIRouter(prefix="/api/v1/analyze", tags=["analyze"])
     errors: dict[int | str, dict[str, Any]] = {
-        c: {"model": ErrorEnvelope} for c in (401, 403, 413, 422)
+        c: {"model": ErrorEnvelope} for c in (401, 403, 413, 422, 503)
     }
 
     @router.post(
@@ -81,9 +79,11 @@ def analyze_router() -> APIRouter:
     def analyze_text(
         body: TextAnalysisRequest, request: Request, principal: SubmitPrincipal
     ) -> dict[str, Any]:
-        """Score up to 1,000 texts of up to 5,000 characters each (413 past either limit).
-        Profanity spans index the original text; ``masked`` replaces exactly those characters."""
-        results = _service(request).analyze(body.texts, body.tasks)
+        """Score up to 1,000 texts of up to 5,000 characters each and 100,000 in all (413 past
+        any limit: larger work goes to a ``text.analyze`` job); 503 ``busy`` with
+        ``Retry-After`` while other requests hold the analysers. Profanity spans index the
+        original text; ``masked`` replaces exactly those characters."""
+        results = _service(request).analyze_now(body.texts, body.tasks)
         return {"results": results}
 
     return router

@@ -25,7 +25,7 @@ from nunchi.jobs.schemas import (
     RetriedCount,
 )
 from nunchi.jobs.service import MAX_PAGE_SIZE, JobService
-from nunchi.web.auth import ReadPrincipal, SubmitPrincipal
+from nunchi.web.auth import PRIVATE_SCOPE, ReadPrincipal, SubmitPrincipal
 
 __all__ = ["ErrorEnvelope", "get_job_service", "jobs_router"]
 
@@ -110,9 +110,10 @@ def jobs_router() -> APIRouter:
         responses=_errors(401, 403, 404),
         summary="Get a job with its history",
     )
-    def get_job(job_id: _Id, service: Service, _: Reader) -> JobDetail:
-        """The job, its result or error, and every step of its history."""
-        return service.get(job_id)
+    def get_job(job_id: _Id, service: Service, reader: Reader) -> JobDetail:
+        """The job, its result or error, and every step of its history (the callback URL in
+        full and the traceback for admin keys only)."""
+        return service.get(job_id).for_reader(reader.allows(PRIVATE_SCOPE))
 
     @router.get(
         "/jobs",
@@ -122,7 +123,7 @@ def jobs_router() -> APIRouter:
     )
     def list_jobs(
         service: Service,
-        _: Reader,
+        reader: Reader,
         status: Annotated[JobStatus | None, Query(description="Only jobs in this status.")] = None,
         kind: Annotated[str | None, Query(description="Only jobs of this kind.")] = None,
         batch: Annotated[
@@ -135,7 +136,8 @@ def jobs_router() -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size.")] = 50,
     ) -> JobPage:
         """Jobs, newest first, one page at a time."""
-        return service.list(status=status, kind=kind, batch=batch, cursor=cursor, limit=limit)
+        page = service.list(status=status, kind=kind, batch=batch, cursor=cursor, limit=limit)
+        return page.for_reader(reader.allows(PRIVATE_SCOPE))
 
     @router.get(
         "/batches/{batch_id}",
@@ -143,9 +145,9 @@ def jobs_router() -> APIRouter:
         responses=_errors(401, 403, 404),
         summary="Get a batch with its jobs counted by status",
     )
-    def get_batch(batch_id: _BatchId, service: Service, _: Reader) -> BatchOut:
+    def get_batch(batch_id: _BatchId, service: Service, reader: Reader) -> BatchOut:
         """The batch and how many of its jobs are queued, running, succeeded or failed."""
-        return service.get_batch(batch_id)
+        return service.get_batch(batch_id).for_reader(reader.allows(PRIVATE_SCOPE))
 
     @router.post(
         "/jobs/{job_id}/retry",
@@ -160,7 +162,7 @@ def jobs_router() -> APIRouter:
         """Queue a failed job again (409 if it is not failed)."""
         job = service.retry(job_id, actor=principal.name)
         response.headers["Location"] = f"{PREFIX}/jobs/{job.id}"
-        return job
+        return job.for_reader(principal.allows(PRIVATE_SCOPE))
 
     @router.post(
         "/batches/{batch_id}/retry-failed",
