@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from nunchi.config import Settings
+    from nunchi.jobs.service import JobService
 
 __all__ = [
     "Proc",
@@ -26,6 +27,7 @@ __all__ = [
     "clean_env",
     "ensure_alive",
     "free_port",
+    "job_service",
     "pg_schema",
     "port_open",
     "tansu_binary",
@@ -71,6 +73,19 @@ def bench_settings(**fields: Any) -> Settings:
             return (init_settings,)
 
     return _Given(**fields)
+
+
+@contextmanager
+def job_service(settings: Settings) -> Iterator[JobService]:
+    """The job service of a platform opened from ``settings`` (the store migrated, every
+    app's kinds known; nothing runs), closed on exit."""
+    from nunchi.assembly import open_platform
+
+    platform = open_platform(settings)
+    try:
+        yield platform.jobs
+    finally:
+        platform.close()
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str, poll: float = 0.02) -> None:

@@ -41,6 +41,7 @@ from benchmarks._proc import (
     bench_settings,
     clean_env,
     ensure_alive,
+    job_service,
     pg_schema,
     tansu_broker,
     wait_for,
@@ -318,13 +319,12 @@ def _measure(
     """Start the workers, warm up, submit the batch, wait, stop the workers; the figures."""
     from sqlalchemy import func, select
 
-    from nunchi.jobs.factory import open_job_service
     from nunchi.jobs.models import jobs_table as jobs
 
     label = f"nunchi {backend}"
     n = config.jobs
     workers: list[Proc] = []
-    with open_job_service(_settings(env)) as service:  # migrates before the workers start
+    with job_service(_settings(env)) as service:  # migrates before the workers start
         try:
             for i in range(config.workers):
                 workers.append(

@@ -25,8 +25,8 @@ from typing import Any  # noqa: E402
 import numpy as np  # noqa: E402
 
 from nunchi.analyzers.text.sentiment import SentimentClassifier  # noqa: E402
-from nunchi.analyzers.text.sentiment_data import LabelledRow, split_nsmc  # noqa: E402
-from nunchi.analyzers.text.train_sentiment import VAL_FRACTION  # noqa: E402
+from nunchi.training.text.data import LabelledRow, split_nsmc  # noqa: E402
+from nunchi.training.text.sentiment import VAL_FRACTION  # noqa: E402
 
 __all__ = ["PROBES", "compare", "mcnemar"]
 

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks._proc import bench_settings, pg_schema
+from benchmarks._proc import bench_settings, job_service, pg_schema
 from benchmarks.pipeline import machine_info
 
 __all__ = ["run"]
@@ -22,12 +22,11 @@ __all__ = ["run"]
 
 def run(items: int = 10_000, repeats: int = 4) -> dict[str, Any]:
     """Seconds per ``submit_batch`` call, each checked to have stored every job."""
-    from nunchi.jobs.factory import open_job_service
 
     machine = machine_info()
     with pg_schema() as (url, where), tempfile.TemporaryDirectory() as tmp:
         settings = bench_settings(database_url=url, bus_url="memory://", data_dir=Path(tmp))
-        with open_job_service(settings) as service:
+        with job_service(settings) as service:
             runs = []
             inputs = [{"payload": i} for i in range(items)]
             for _ in range(repeats):

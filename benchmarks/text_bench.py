@@ -40,7 +40,7 @@ from typing import Any  # noqa: E402
 
 from benchmarks.pipeline import Progress, machine_info, quiet  # noqa: E402
 from benchmarks.text_models import chat_messages, throughput  # noqa: E402
-from nunchi.analyzers.text.metrics import binary_metrics  # noqa: E402
+from nunchi.training.text.metrics import binary_metrics  # noqa: E402
 
 __all__ = [
     "OBFUSCATE_SEED",
@@ -156,7 +156,7 @@ def _nunchi(
 ) -> tuple[Callable[[Sequence[str]], list[bool]], dict[str, Any]]:
     """Train the 80 % recipe to a temporary file; its flag function and training figures."""
     from nunchi.analyzers.text.profanity import ProfanityDetector
-    from nunchi.analyzers.text.train_profanity import train
+    from nunchi.training.text.profanity import train
 
     progress("nunchi: training the recipe on the 80 % (under a minute on the full data)", 0, 0)
     with tempfile.TemporaryDirectory(prefix="nunchi-bench-text-") as tmp:
@@ -182,7 +182,7 @@ def _nunchi(
 
 
 def _profanity(config: TextBenchConfig, chat: list[str], progress: Progress) -> dict[str, Any]:
-    from nunchi.analyzers.text.train_profanity import load_rows, obfuscate, split_rows
+    from nunchi.training.text.profanity import load_rows, obfuscate, split_rows
 
     rows = load_rows(config.data)
     train_rows, heldout = split_rows(rows, VAL_FRACTION, SPLIT_SEED)

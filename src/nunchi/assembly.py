@@ -1,88 +1,108 @@
-"""The composition root: builds the store, the bus, the services and every stage from Settings.
+"""The composition root: builds the core once from Settings and wires the apps onto it.
 
-``nunchi up`` runs all of it in one process; ``nunchi worker --stage NAME …`` runs a chosen part
-(the same stages, so they scale out as separate processes against Kafka and PostgreSQL).
+:func:`open_platform` is the one way a nunchi process starts: ``nunchi up`` runs all of it in
+one process; ``nunchi worker --stage NAME …`` runs a chosen part (the same stages, so they scale
+out as separate processes against Kafka and PostgreSQL); the web app serves the apps' routes
+and pages from it; ``nunchi jobs`` submits to it. The apps come from one explicit list,
+:data:`nunchi.apps.APPS` (or the list given), so every process knows the same job kinds.
 Besides the bus stages there are *background loops* (publishing the outbox, scheduling webhook
-retries) that are started and stopped the same way and selected by name too.
+retries, an app's watchers), started and stopped the same way and selected by name too.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from nunchi.bus import Bus, open_configured_bus
+from sqlalchemy.orm import Session, sessionmaker
+
+from nunchi.bus import Bus
 from nunchi.config import Settings
+from nunchi.core import CORE_MODEL_MODULES, Core, open_core
 from nunchi.errors import InvalidInput
-from nunchi.jobs.kinds import DEFAULT_REGISTRY, KindRegistry
-from nunchi.jobs.relay import OutboxRelay
+from nunchi.jobs.kinds import ECHO, JobKind, KindRegistry
+from nunchi.jobs.relay import outbox_relay
 from nunchi.jobs.service import JobService
 from nunchi.jobs.stages import job_stages
-from nunchi.jobs.webhooks import WebhookScheduler, WebhookService, webhook_stage
-from nunchi.runtime import Stage
-from nunchi.runtime.outbound import GuardedClient
-from nunchi.runtime.worker import Worker
-from nunchi.store.store import Store, open_store
+from nunchi.runtime.background import Background, threaded
+from nunchi.runtime.stage import Stage
+from nunchi.runtime.worker import StageStats, Worker
+from nunchi.store.db import Schema
+from nunchi.webhooks import WebhookScheduler, WebhookService, webhook_stage
 
-__all__ = ["Background", "Platform", "open_platform", "threaded"]
+if TYPE_CHECKING:
+    from nunchi.apps.base import App
+
+__all__ = ["WEBHOOK_SCHEDULER", "Platform", "open_platform", "schema_of"]
 
 log = logging.getLogger("nunchi.assembly")
 
-OUTBOX_RELAY = "jobs.outbox-relay"
+S = TypeVar("S")
+
 WEBHOOK_SCHEDULER = "webhooks.scheduler"
 
 
-@dataclass(frozen=True)
-class Background:
-    """A named loop on its own thread, with ``start()`` and ``stop(timeout)``."""
-
-    name: str
-    start: Callable[[], None]
-    stop: Callable[[float], None]
-
-
-def threaded(name: str, run: Callable[[threading.Event], None]) -> Background:
-    """A Background running ``run(stop_event)`` on a daemon thread until it is stopped."""
-    stop_event = threading.Event()
-    threads: list[threading.Thread] = []
-
-    def guarded() -> None:
-        try:
-            run(stop_event)
-        except Exception:
-            log.exception("background loop %s stopped with an error", name)
-
-    def start() -> None:
-        stop_event.clear()
-        thread = threading.Thread(target=guarded, name=f"nunchi-{name}", daemon=True)
-        threads.append(thread)
-        thread.start()
-
-    def stop(timeout: float) -> None:
-        stop_event.set()
-        for thread in threads:
-            thread.join(timeout)
-        threads.clear()
-
-    return Background(name, start, stop)
+def schema_of(apps: Sequence[App[Any]]) -> Schema:
+    """The database schema of the platform with ``apps``: their migration folders and model
+    modules (besides the platform's own)."""
+    dirs = tuple(d for d in (app.migration_dir() for app in apps) if d is not None)
+    modules = (*CORE_MODEL_MODULES, *(m for app in apps for m in app.models))
+    return Schema(migration_dirs=dirs, model_modules=modules)
 
 
 @dataclass
 class Platform:
-    """Everything a nunchi process runs, opened from one Settings."""
+    """Everything a nunchi process runs: the core, the apps' services, every stage and loop."""
 
-    settings: Settings
-    store: Store
-    bus: Bus
-    jobs: JobService
-    webhooks: WebhookService
+    core: Core
+    apps: tuple[App[Any], ...]
     stages: list[Stage]
     background: list[Background]
-    client: GuardedClient
     worker: Worker | None = None
+    _services: dict[str, object] = field(default_factory=dict)
     _started: list[Background] = field(default_factory=list)
+
+    # -- the core's parts, for callers that need one -----------------------------------
+
+    @property
+    def settings(self) -> Settings:
+        """The settings everything was built from."""
+        return self.core.settings
+
+    @property
+    def jobs(self) -> JobService:
+        """The job service (knows every app's kinds)."""
+        return self.core.jobs
+
+    @property
+    def webhooks(self) -> WebhookService:
+        """The webhook notifier and delivery log."""
+        return self.core.webhooks
+
+    @property
+    def bus(self) -> Bus:
+        """The event log."""
+        return self.core.bus
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        """Database sessions."""
+        return self.core.sessions
+
+    def services(self, app: App[S]) -> S:
+        """The services ``app`` built in this process."""
+        try:
+            return cast(S, self._services[app.name])
+        except KeyError:
+            raise InvalidInput(f"app {app.name!r} is not part of this process") from None
+
+    def app(self, name: str) -> App[Any] | None:
+        """The app called ``name``, if this process has it."""
+        return next((a for a in self.apps if a.name == name), None)
+
+    # -- running ------------------------------------------------------------------------
 
     def part_names(self) -> list[str]:
         """Names accepted by :meth:`start`: every stage and background loop."""
@@ -110,7 +130,7 @@ class Platform:
         stages, loops = self.select(names)
         if stages:
             self.worker = Worker(
-                self.bus,
+                self.core.bus,
                 stages,
                 default_partitions=self.settings.default_partitions,
                 name=worker_name,
@@ -119,6 +139,10 @@ class Platform:
         for loop in loops:
             loop.start()
             self._started.append(loop)
+
+    def stats(self) -> Mapping[str, StageStats]:
+        """Per-stage counters of this process's worker (empty when it runs no stage)."""
+        return self.worker.stats() if self.worker is not None else {}
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop loops and the worker gracefully (in-flight work finishes or is redelivered)."""
@@ -130,46 +154,62 @@ class Platform:
 
     def close(self) -> None:
         """Release the bus, the HTTP client and database connections."""
-        self.client.close()
-        self.bus.close()
-        self.store.close()
+        self.core.close()
 
 
-def open_platform(settings: Settings, registry: KindRegistry | None = None) -> Platform:
-    """Open the store (migrated) and the bus, and build the services and the stage list."""
-    settings.ensure_data_dir()
-    store = open_store(settings)
-    bus: Bus | None = None
-    client: GuardedClient | None = None
+def _check_apps(apps: Sequence[App[Any]]) -> None:
+    seen: set[str] = set()
+    for app in apps:
+        if app.name in seen:
+            raise InvalidInput(f"two apps are called {app.name!r}")
+        seen.add(app.name)
+
+
+def open_platform(
+    settings: Settings,
+    apps: Sequence[App[Any]] | None = None,
+    *,
+    core_kinds: Sequence[JobKind[Any]] | None = None,
+) -> Platform:
+    """Open the core from ``settings`` and wire ``apps`` (default :data:`nunchi.apps.APPS`)
+    onto it: their services, job kinds (with ``core_kinds``, default ``diagnostic.echo``),
+    stages and background loops, with the platform's own (job stages, webhook delivery, the
+    outbox relay, the webhook scheduler). Nothing starts until :meth:`Platform.start`."""
+    if apps is None:
+        from nunchi.apps import APPS
+
+        apps = APPS
+    ordered = tuple(sorted(apps, key=lambda a: (a.order, a.name)))
+    _check_apps(ordered)
+    registry = KindRegistry(list(core_kinds) if core_kinds is not None else [ECHO])
+    core = open_core(settings, registry, schema_of(ordered))
     try:
-        bus = open_configured_bus(settings)
-        registry = registry or DEFAULT_REGISTRY
-        jobs = JobService(store.sessions, bus, registry, settings, blobs=store.blobs)
-        client = GuardedClient.from_settings(settings)
+        services: dict[str, object] = {}
+        app_stages: list[Stage] = []
+        app_loops: list[Background] = []
+        for app in ordered:
+            built = app.services(core)
+            services[app.name] = built
+            for kind in app.kinds(core, built):
+                registry.register(kind)
+            app_stages.extend(app.stages(core, built))
+            app_loops.extend(app.background(core, built))
+        scheduler = WebhookScheduler(core.sessions, core.client, settings)
         stages = [
-            *job_stages(jobs, registry, dead_letter_stages=True),
-            webhook_stage(store.sessions, client, settings),
+            *job_stages(core.jobs, registry, client=core.client, dead_letter_stages=True),
+            webhook_stage(core.sessions, core.client, settings),
+            *app_stages,
         ]
-        scheduler = WebhookScheduler(store.sessions, client, settings)
-        relay = OutboxRelay(jobs)
         background = [
-            Background(OUTBOX_RELAY, relay.start, relay.stop),
+            outbox_relay(core.jobs),
             threaded(WEBHOOK_SCHEDULER, scheduler.run),
+            *app_loops,
         ]
-        return Platform(
-            settings=settings,
-            store=store,
-            bus=bus,
-            jobs=jobs,
-            webhooks=WebhookService(store.sessions, bus),
-            stages=stages,
-            background=background,
-            client=client,
-        )
+        names = [s.name for s in stages] + [b.name for b in background]
+        clash = sorted({n for n in names if names.count(n) > 1})
+        if clash:
+            raise InvalidInput(f"two stages or loops are called {', '.join(clash)}")
+        return Platform(core, ordered, stages, background, _services=services)
     except BaseException:
-        if client is not None:
-            client.close()
-        if bus is not None:
-            bus.close()
-        store.close()
+        core.close()
         raise

@@ -16,6 +16,7 @@ __all__ = [
     "PermanentError",
     "StoreError",
     "Unauthorized",
+    "Unavailable",
 ]
 
 
@@ -110,4 +111,11 @@ class StoreError(NunchiError):
     """The database or blob store failed."""
 
     code = "store_error"
+    status = 503
+
+
+class Unavailable(NunchiError):
+    """A part of nunchi this request needs is not running (yet): starting, stopping."""
+
+    code = "unavailable"
     status = 503

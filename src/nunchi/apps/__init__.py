@@ -1,1 +1,14 @@
-"""nunchi.apps."""
+"""The apps: one package each, plugged into the platform through the contract of
+:mod:`nunchi.apps.base`. :data:`APPS` is the one explicit list the composition root reads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nunchi.apps.base import App, Figure
+from nunchi.apps.text.app import TEXT_APP
+
+__all__ = ["APPS", "App", "Figure"]
+
+APPS: tuple[App[Any], ...] = (TEXT_APP,)
+"""Every app of a nunchi installation, in no particular order (each declares its ``order``)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from nunchi.bus.base import Bus, Consumer, Message, Record
-from nunchi.bus.topics import dlq_topic, is_dlq, job_requested
+from nunchi.bus.topics import dlq_topic, is_dlq
 
 if TYPE_CHECKING:
     from nunchi.config import Settings
@@ -17,7 +17,6 @@ __all__ = [
     "Record",
     "dlq_topic",
     "is_dlq",
-    "job_requested",
     "open_bus",
     "open_configured_bus",
 ]

@@ -1,19 +1,12 @@
-"""Topic names. Every topic name in nunchi comes from here; none is typed twice."""
+"""Topic naming rules of the event log: the dead-letter topic of a topic.
+
+Topic names themselves live with the package that owns the topic (``nunchi.jobs.topics``,
+``nunchi.webhooks.topics``, an app's ``topics`` module); none is typed twice.
+"""
 
 from __future__ import annotations
 
-__all__ = [
-    "JOBS_COMPLETED",
-    "WEBHOOKS_DELIVER",
-    "dlq_topic",
-    "is_dlq",
-    "job_requested",
-]
-
-JOBS_COMPLETED = "jobs.completed"
-"""A job reached a final state (succeeded or failed); value is the job id."""
-WEBHOOKS_DELIVER = "webhooks.deliver"
-"""A webhook to deliver (or re-deliver)."""
+__all__ = ["dlq_topic", "is_dlq"]
 
 _DLQ_SUFFIX = ".dlq"
 
@@ -28,8 +21,3 @@ def dlq_topic(topic: str) -> str:
 def is_dlq(topic: str) -> bool:
     """Whether ``topic`` is a dead-letter topic."""
     return topic.endswith(_DLQ_SUFFIX)
-
-
-def job_requested(kind: str) -> str:
-    """Topic on which jobs of ``kind`` wait to run."""
-    return f"jobs.{kind}.requested"

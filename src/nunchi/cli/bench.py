@@ -16,7 +16,6 @@ from types import ModuleType
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -28,11 +27,13 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from nunchi.cli.console import err, fail
+from nunchi.errors import InvalidInput
+
 __all__ = ["app"]
 
 app = typer.Typer(help="Benchmarks that print one JSON line.", no_args_is_help=True)
 
-_err = Console(stderr=True)
 _BACKENDS = ("sqlite", "kafka", "celery")
 
 
@@ -52,11 +53,12 @@ def _workloads(module: str) -> ModuleType:
             sys.path.insert(0, str(root))
             sys.modules.pop("benchmarks", None)
             return importlib.import_module(name)
-    _err.print(
-        "[red]error:[/] the benchmarks/ folder of a nunchi source checkout was not found; "
-        "run `nunchi bench` from the repository root"
+    raise fail(
+        InvalidInput(
+            "the benchmarks/ folder of a nunchi source checkout was not found; "
+            "run `nunchi bench` from the repository root"
+        )
     )
-    raise typer.Exit(code=2)
 
 
 def _backends(value: str) -> tuple[str, ...]:
@@ -81,7 +83,7 @@ class _Bars:
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
-            console=_err,
+            console=err,
             disable=not enabled,
         )
         self._tasks: dict[str, TaskID] = {}
@@ -151,11 +153,11 @@ def _emit(
         runs = {key: result[key] for key in _RUNS}
     failed = {key: run["error"] for key, run in runs.items() if run and "error" in run}
     if not json_only:
-        _err.print(summary(result))
+        err.print(summary(result))
         if note:
-            _err.print(note)
+            err.print(note)
         for key, error in failed.items():
-            _err.print(f"[red]{key} failed:[/] {error}")
+            err.print(f"[red]{key} failed:[/] {error}")
     sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
     sys.stdout.flush()
     if failed:
@@ -307,19 +309,18 @@ def text(
     workloads = _workloads("text_bench")
     path: Path = data if data is not None else workloads.default_data()
     if not path.is_file():
-        _err.print(
-            f"[red]error:[/] profanity data not found: {path}; pass --data with a file of "
-            "`text|label` lines (label 1 = profane, 0 = clean)"
+        raise fail(
+            InvalidInput(
+                f"profanity data not found: {path}; pass --data with a file of "
+                "`text|label` lines (label 1 = profane, 0 = clean)"
+            )
         )
-        raise typer.Exit(code=2)
-    from nunchi.analyzers.text.train_profanity import load_rows
-    from nunchi.errors import InvalidInput
+    from nunchi.training.text.profanity import load_rows
 
     try:
         load_rows(path)
     except InvalidInput as e:
-        _err.print(f"[red]error:[/] {e}")
-        raise typer.Exit(code=2) from None
+        raise fail(e) from None
     config = workloads.TextBenchConfig(data=path, messages=messages, repeats=repeats)
     result = _run(workloads.run_text, config, json_only)
     profanity = result["profanity"]

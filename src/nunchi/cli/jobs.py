@@ -5,16 +5,19 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import box
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from nunchi.cli.console import err, fail, out
+from nunchi.config import get_settings
 from nunchi.errors import InvalidInput, NunchiError
 
 if TYPE_CHECKING:
@@ -36,22 +39,22 @@ _STATUS_STYLE = {
 }
 
 
-_err = Console(stderr=True)
-
-
 def _one_of(job_id: str | None, batch: str | None) -> None:
     if (job_id is None) == (batch is None):
-        _err.print("error: give a job id or --batch ID (not both)")
-        raise typer.Exit(code=2)
+        raise fail(InvalidInput("give a job id or --batch ID (not both)"))
 
 
-def _console() -> Console:
-    return Console(soft_wrap=False)
+@contextmanager
+def _job_service() -> Iterator[JobService]:
+    """The job service of a platform opened from the settings (every app's kinds known);
+    nothing runs, and its connections are closed on exit."""
+    from nunchi.assembly import open_platform
 
-
-def _fail(e: NunchiError) -> typer.Exit:
-    _err.print(f"[bold red]error:[/] {e}", markup=True, highlight=False)
-    return typer.Exit(code=2 if e.status < 500 else 1)
+    platform = open_platform(get_settings())
+    try:
+        yield platform.jobs
+    finally:
+        platform.close()
 
 
 def _when(value: datetime | None) -> str:
@@ -80,14 +83,13 @@ def list_jobs(
     ] = None,
 ) -> None:
     """List jobs, newest first."""
-    from nunchi.jobs.factory import open_job_service
 
     try:
-        with open_job_service() as service:
+        with _job_service() as service:
             page = service.list(status=status, kind=kind, batch=batch, cursor=cursor, limit=limit)
     except NunchiError as e:
-        raise _fail(e) from e
-    console = _console()
+        raise fail(e) from e
+    console = out()
     if not page.items:
         console.print("no jobs match")
         return
@@ -124,14 +126,13 @@ def list_jobs(
 @app.command("show")
 def show_job(job_id: Annotated[str, typer.Argument(help="The job id.")]) -> None:
     """Show one job: input, result or error, and its history."""
-    from nunchi.jobs.factory import open_job_service
 
     try:
-        with open_job_service() as service:
+        with _job_service() as service:
             job = service.get(job_id)
     except NunchiError as e:
-        raise _fail(e) from e
-    console = _console()
+        raise fail(e) from e
+    console = out()
     console.print(f"[bold]{job.id}[/]  {job.kind}  {_status(job.status)}", highlight=False)
     console.print(f"attempts: {job.attempts}   batch: {job.batch_id or '-'}", highlight=False)
     console.print(
@@ -174,19 +175,18 @@ def retry(
 ) -> None:
     """Queue a failed job again, or every failed job of a batch (--batch ID)."""
     _one_of(job_id, batch)
-    from nunchi.jobs.factory import open_job_service
 
     try:
-        with open_job_service() as service:
+        with _job_service() as service:
             if batch is not None:
                 n = service.retry_failed(batch, actor=actor)
-                _console().print(f"queued {n} failed job(s) of batch {batch} again")
+                out().print(f"queued {n} failed job(s) of batch {batch} again")
             else:
                 assert job_id is not None
                 job = service.retry(job_id, actor=actor)
-                _console().print(f"job {job.id} queued again (attempts so far: {job.attempts})")
+                out().print(f"job {job.id} queued again (attempts so far: {job.attempts})")
     except NunchiError as e:
-        raise _fail(e) from e
+        raise fail(e) from e
 
 
 _NOT_FINISHED = "not finished in time: is `nunchi up` or a `nunchi worker` running for this kind?"
@@ -224,7 +224,7 @@ def _wait_job(service: JobService, job_id: str, deadline: float) -> str:
     """Poll until the job is final or the deadline passes; returns its last status."""
     from nunchi.jobs.models import FINAL_STATUSES
 
-    with _err.status(f"waiting for job {job_id}", spinner="dots"):
+    with err.status(f"waiting for job {job_id}", spinner="dots"):
         while True:
             status = service.get(job_id).status
             if status in FINAL_STATUSES or time.monotonic() >= deadline:
@@ -238,7 +238,7 @@ def _wait_batch(service: JobService, batch_id: str, deadline: float) -> BatchOut
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("[red]{task.fields[failed]} failed"), TimeElapsedColumn())
     batch = service.get_batch(batch_id)
-    with Progress(*columns, console=_err) as bar:
+    with Progress(*columns, console=err) as bar:
         task = bar.add_task(f"batch {batch_id[:12]}…", total=batch.total, failed=0)
         while True:
             done = batch.counts.succeeded + batch.counts.failed
@@ -259,7 +259,7 @@ def _await(
         batch = _wait_batch(service, batch_id, deadline)
         counts = batch.counts
         unfinished, failed = counts.queued + counts.running, counts.failed
-        _console().print(
+        out().print(
             f"batch {batch.id}: {counts.succeeded} succeeded, {failed} failed, "
             f"{unfinished} not finished, of {batch.total}", highlight=False)
     else:
@@ -268,9 +268,9 @@ def _await(
 
         status = _wait_job(service, job_id, deadline)
         unfinished, failed = int(status not in FINAL_STATUSES), int(status == "failed")
-        _console().print(f"job {job_id} {_status(status)}", highlight=False)
+        out().print(f"job {job_id} {_status(status)}", highlight=False)
     if unfinished:
-        _err.print(_NOT_FINISHED)
+        err.print(_NOT_FINISHED)
         raise typer.Exit(code=3)
     if failed:
         raise typer.Exit(code=1)
@@ -297,28 +297,27 @@ def submit(
     actor: Annotated[str, typer.Option(help="Who submits (recorded in the history).")] = "cli",
 ) -> None:
     """Submit one job, or a batch (--items FILE or --repeat N), and optionally wait for it."""
-    from nunchi.jobs.factory import open_job_service
 
     try:
         if items is not None and (input_json is not None or repeat > 1):
             raise InvalidInput("give --items FILE, or --input JSON with --repeat N, not both")
         data = _parse_input(input_json, "--input") if input_json is not None else {}
-        with open_job_service() as service:
+        with _job_service() as service:
             deadline = time.monotonic() + timeout
             if items is None and repeat == 1:
                 job = service.submit(kind, data, callback_url=callback_url, actor=actor)
-                _console().print(f"job {job.id} queued", highlight=False)
+                out().print(f"job {job.id} queued", highlight=False)
                 if wait:
                     _await(service, deadline, job_id=job.id)
                 return
             batch_items = _read_items(items) if items is not None else [data] * repeat
             batch = service.submit_batch(kind, batch_items, callback_url=callback_url,
                                          actor=actor)
-            _console().print(f"batch {batch.id} queued: {batch.total} job(s)", highlight=False)
+            out().print(f"batch {batch.id} queued: {batch.total} job(s)", highlight=False)
             if wait:
                 _await(service, deadline, batch_id=batch.id)
     except NunchiError as e:
-        raise _fail(e) from e
+        raise fail(e) from e
 
 
 @app.command("wait")
@@ -330,10 +329,9 @@ def wait_for(
     """Wait until a job or a batch is final (progress bar); exit 1 if any job failed,
     3 if time ran out."""
     _one_of(job_id, batch)
-    from nunchi.jobs.factory import open_job_service
 
     try:
-        with open_job_service() as service:
+        with _job_service() as service:
             _await(service, time.monotonic() + timeout, job_id=job_id, batch_id=batch)
     except NunchiError as e:
-        raise _fail(e) from e
+        raise fail(e) from e

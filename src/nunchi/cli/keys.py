@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from nunchi.cli.console import err, fail
 from nunchi.config import get_settings
 from nunchi.errors import NunchiError
 from nunchi.web.keys import SCOPES, KeyService
@@ -23,25 +24,22 @@ __all__ = ["app"]
 
 app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 
-_err = Console(stderr=True)
 
 
 @contextmanager
 def _key_service() -> Iterator[KeyService]:
-    from nunchi.store.store import open_store
+    from nunchi.assembly import open_platform
 
     try:
-        store = open_store(get_settings())
+        platform = open_platform(get_settings())  # the store migrated for every app
     except NunchiError as e:
-        _err.print(f"[red]error:[/red] {escape(str(e))}", markup=True, highlight=False)
-        raise typer.Exit(code=1) from e
+        raise fail(e) from e
     try:
-        yield KeyService(store.sessions)
+        yield KeyService(platform.sessions)
     except NunchiError as e:
-        _err.print(f"[red]error:[/red] {escape(str(e))}", markup=True, highlight=False)
-        raise typer.Exit(code=1) from e
+        raise fail(e) from e
     finally:
-        store.close()
+        platform.close()
 
 
 def _when(value: datetime | None) -> str:
@@ -64,7 +62,7 @@ def create(
     """Create an API key and print it (this is the only time it is shown)."""
     with _key_service() as keys:
         info, plaintext = keys.create(name, scope)
-    _err.print(
+    err.print(
         f"Created key [bold]{escape(info.name)}[/bold] (id {info.id}, prefix {info.prefix}, "
         f"scopes {', '.join(info.scopes)}). Store it now; it cannot be shown again:",
         markup=True,
@@ -93,7 +91,7 @@ def list_keys(
         )
     Console(width=200).print(table)
     if not rows:
-        _err.print("no API keys yet: make one with `nunchi keys create --name NAME --scope admin`")
+        err.print("no API keys yet: make one with `nunchi keys create --name NAME --scope admin`")
 
 
 @app.command("revoke")

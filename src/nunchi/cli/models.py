@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from nunchi.cli.console import fail
 from nunchi.errors import NunchiError
 
 __all__ = ["app"]
@@ -22,12 +22,6 @@ app = typer.Typer(help="Train and evaluate the text models.", no_args_is_help=Tr
 
 _TASKS = ("sentiment", "profanity")
 _METRICS = ("rows", "accuracy", "precision", "recall", "f1", "messages_per_s")
-
-
-def _fail(e: NunchiError) -> typer.Exit:
-    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {e}", markup=True,
-                                               highlight=False)
-    return typer.Exit(code=2 if e.status < 500 else 1)
 
 
 @contextmanager
@@ -96,7 +90,8 @@ def train_sentiment_cmd(
 ) -> None:
     """Train a sentiment model on NSMC and print its held-out figures (one core: fast about
     5 minutes, accurate about 12)."""
-    from nunchi.analyzers.text import sentiment, train_sentiment
+    from nunchi.analyzers.text import sentiment
+    from nunchi.training.text import sentiment as train_sentiment
 
     try:
         target = out if out is not None else sentiment.default_model_path(variant)
@@ -104,7 +99,7 @@ def train_sentiment_cmd(
             card = train_sentiment.train(data, target, seed=seed, variant=variant,
                                          progress=progress)
     except NunchiError as e:
-        raise _fail(e) from e
+        raise fail(e) from e
     _print_card(card, as_json)
 
 
@@ -126,11 +121,9 @@ def train_profanity_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print the model card as JSON.")] = False,
 ) -> None:
     """Train the profanity detector and print its held-out figures."""
-    try:
-        profanity = importlib.import_module("nunchi.analyzers.text.profanity")
-        train_profanity = importlib.import_module("nunchi.analyzers.text.train_profanity")
-    except ImportError as e:
-        raise _fail(NunchiError(f"the profanity trainer is not available: {e}")) from e
+    from nunchi.analyzers.text import profanity
+    from nunchi.training.text import profanity as train_profanity
+
     try:
         target = out if out is not None else profanity.DEFAULT_MODEL_PATH
         if ship and val_fraction > 0:
@@ -140,7 +133,7 @@ def train_profanity_cmd(
         else:
             card = train_profanity.train(data, target, seed=seed, val_fraction=val_fraction)
     except NunchiError as e:
-        raise _fail(e) from e
+        raise fail(e) from e
     card = dict(card)
     card.setdefault("path", str(target))
     _print_card(card, as_json)
@@ -149,7 +142,7 @@ def train_profanity_cmd(
 def _sentiment_figures(rows: list[tuple[str, int]], variant: str, model: Path | None
                        ) -> list[tuple[str, dict[str, Any]]]:
     from nunchi.analyzers.text.sentiment import VARIANTS, SentimentClassifier, default_model_path
-    from nunchi.analyzers.text.train_sentiment import evaluate
+    from nunchi.training.text.sentiment import evaluate
 
     if model is not None:
         classifier = SentimentClassifier.load(model)
@@ -163,11 +156,9 @@ def _sentiment_figures(rows: list[tuple[str, int]], variant: str, model: Path | 
 
 def _profanity_figures(rows: list[tuple[str, int]], model: Path | None
                        ) -> list[tuple[str, dict[str, Any]]]:
-    try:
-        train_profanity = importlib.import_module("nunchi.analyzers.text.train_profanity")
-        profanity = importlib.import_module("nunchi.analyzers.text.profanity")
-    except ImportError as e:
-        raise NunchiError(f"the profanity detector is not available: {e}") from e
+    from nunchi.analyzers.text import profanity
+    from nunchi.training.text import profanity as train_profanity
+
     detector_cls = profanity.ProfanityDetector
     detector = detector_cls.load(model) if model is not None else detector_cls.load()
     return [("profanity", {"rows": len(rows), **train_profanity.evaluate(detector, rows)})]
@@ -188,7 +179,7 @@ def eval_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per model.")] = False,
 ) -> None:
     """Print accuracy, precision, recall, F1 and messages/s of each model on a labelled file."""
-    from nunchi.analyzers.text.sentiment_data import read_labelled
+    from nunchi.training.text.data import read_labelled
 
     if task not in _TASKS:
         raise typer.BadParameter(f"unknown task {task!r}: use sentiment or profanity",
@@ -205,7 +196,7 @@ def eval_cmd(
         figures = (_sentiment_figures(rows, variant, model) if task == "sentiment"
                    else _profanity_figures(rows, model))
     except NunchiError as e:
-        raise _fail(e) from e
+        raise fail(e) from e
     if as_json:
         for name, values in figures:
             typer.echo(json.dumps({"model": name, **values, "file": str(file)},
@@ -223,10 +214,10 @@ def heldout_sentiment_cmd(
     seed: Annotated[int, typer.Option(help="Seed of the split (as used in training).")] = 0,
 ) -> None:
     """Write the sentiment models' held-out test split (never trained on) as `text<TAB>label`."""
-    from nunchi.analyzers.text.train_sentiment import write_heldout
+    from nunchi.training.text.sentiment import write_heldout
 
     try:
         count = write_heldout(data, out, seed=seed)
     except NunchiError as e:
-        raise _fail(e) from e
+        raise fail(e) from e
     typer.echo(f"wrote {count} rows to {out}")

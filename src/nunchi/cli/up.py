@@ -8,14 +8,14 @@ import threading
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from nunchi.cli.console import err, fail
 from nunchi.config import get_settings
 from nunchi.urls import redact_url
+from nunchi.web.origin import is_loopback_host
 
 __all__ = ["register"]
 
-_err = Console(stderr=True, soft_wrap=True)  # a log line stays one line when piped
 
 _LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -64,12 +64,11 @@ def register(app: typer.Typer) -> None:
         """Start the API, the web app and every stage in one process."""
         import uvicorn
 
-        from nunchi.assembly import OUTBOX_RELAY, open_platform
+        from nunchi.assembly import open_platform
+        from nunchi.jobs.relay import OUTBOX_RELAY
         from nunchi.web.app import create_app
         from nunchi.web.auth import check_auth_mode
-        from nunchi.web.keys import KeyService
         from nunchi.web.pages.security import pages_need_login
-        from nunchi.web.services import AppServices, bus_check, database_check
 
         _configure_logging()
         settings = get_settings()
@@ -81,37 +80,23 @@ def register(app: typer.Typer) -> None:
         platform = open_platform(settings)
         try:
             platform.start(None if workers else [OUTBOX_RELAY], worker_name="up")
-
-            def stats() -> dict[str, object]:
-                worker = platform.worker
-                return dict(worker.stats()) if worker is not None else {}
-
-            services = AppServices(
-                jobs=platform.jobs,
-                webhooks=platform.webhooks,
-                keys=KeyService(platform.store.sessions),
-                sessions=platform.store.sessions,
-                bus=platform.bus,
-                worker_stats=stats,
-                readiness={
-                    "database": database_check(platform.store.sessions),
-                    "bus": bus_check(platform.bus),
-                },
-            )
-            web = create_app(settings, services=services)
-            _err.print(
-                f"[bold]nunchi[/] http://{host}:{port}  "
-                f"(작업 Jobs: /jobs · 운영 Operations: /ops · API: /docs)"
-            )
+            web = create_app(settings, platform=platform)
+            apps = " · ".join(f"{a.text(a.title, 'ko')}: {a.path}" for a in platform.apps if a.path)
+            err.print(f"[bold]nunchi[/] http://{host}:{port}  ({apps} · API: /docs)")
             if not settings.auth_disabled:
-                _err.print(
+                err.print(
                     "API 키 만들기 / create an API key: "
                     "[cyan]nunchi keys create --name me --scope admin[/]"
                 )
             if pages_need_login(settings):
-                _err.print(
+                err.print(
                     "페이지를 보려면 /login 에서 API 키로 로그인 / the pages need a login with "
                     "an API key on /login (NUNCHI_PAGES_LOGIN)"
+                )
+            if not is_loopback_host(host) and not settings.allowed_hosts:
+                err.print(
+                    "IP 주소와 localhost로만 접속됩니다 / only IP addresses and localhost are "
+                    "served: set NUNCHI_ALLOWED_HOSTS to the host names browsers use"
                 )
             # uvicorn shuts down on SIGTERM, then raises it again for the handler it found: the
             # default one would end the process here, before the stages are stopped below.
@@ -153,17 +138,16 @@ def register(app: typer.Typer) -> None:
             try:
                 platform.select(stage)
             except InvalidInput as e:
-                _err.print(f"[red]error:[/] {e}")
-                raise typer.Exit(code=2) from None
+                raise fail(e) from None
             stop = threading.Event()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, lambda *_: stop.set())
             platform.start(stage, worker_name=name)
             chosen = ", ".join(stage) if stage else "all stages"
             shown = redact_url(settings.bus_url)
-            _err.print(f"[bold]nunchi worker[/] running {chosen}; bus {shown}")
+            err.print(f"[bold]nunchi worker[/] running {chosen}; bus {shown}")
             stop.wait()
-            _err.print("stopping: finishing in-flight work…")
+            err.print("stopping: finishing in-flight work…")
         finally:
             platform.stop()
             platform.close()

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from nunchi.jobs.kinds import DEFAULT_REGISTRY, JobContext, JobKind, KindRegistry, echo_kind
+from nunchi.jobs.kinds import ECHO, JobContext, JobKind, KindRegistry, echo_kind
 from nunchi.jobs.schemas import BatchOut, JobDetail, JobEventOut, JobOut, JobPage
 from nunchi.jobs.service import JobService
 
 __all__ = [
-    "DEFAULT_REGISTRY",
+    "ECHO",
     "BatchOut",
     "JobContext",
     "JobDetail",

@@ -1,9 +1,9 @@
 """Job kinds: what a job of each kind takes as input and how it runs.
 
 A :class:`JobKind` pairs a name (used in topic names, e.g. ``jobs.diagnostic.echo.requested``)
-with a pydantic input model, a ``run`` function and a retry policy. Kinds live in a
-:class:`KindRegistry`; :data:`DEFAULT_REGISTRY` holds the built-in ``diagnostic.echo`` and
-whatever the apps register at import.
+with a pydantic input model, a ``run`` function and a retry policy. The kinds of a process live
+in one :class:`KindRegistry`, filled by the composition root (:mod:`nunchi.assembly`) with the
+built-in ``diagnostic.echo`` and the kinds of every app.
 """
 
 from __future__ import annotations
@@ -11,19 +11,23 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from sqlalchemy.orm import Session, sessionmaker
 
 from nunchi.bus.base import Bus
 from nunchi.errors import InvalidInput
 from nunchi.runtime.stage import RetryPolicy
 from nunchi.store.blobs import BlobStore
 
+if TYPE_CHECKING:
+    from nunchi.config import Settings
+    from nunchi.outbound import GuardedClient
+
 __all__ = [
-    "DEFAULT_REGISTRY",
     "ECHO",
     "DiagnosticFailure",
     "EchoInput",
@@ -40,15 +44,19 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
 
 @dataclass(frozen=True)
 class JobContext:
-    """What a running job may use besides its input."""
+    """What a running job may use besides its input: the core's parts."""
 
     job_id: str
     kind: str
     attempt: int
     """The job's attempt number (1-based), counted in the database across crashes and retries."""
+    sessions: sessionmaker[Session]
+    bus: Bus
+    blobs: BlobStore | None
+    client: GuardedClient
+    """The SSRF-guarded client: the only way a job fetches a user-supplied URL."""
+    settings: Settings
     batch_id: str | None = None
-    bus: Bus | None = None
-    blobs: BlobStore | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,8 @@ class JobKind(Generic[InputT]):
     concurrency: int = 1
     """Handler threads for this kind in one worker process."""
     description: str = ""
+    example: Mapping[str, Any] = field(default_factory=dict)
+    """A valid input, shown in the API docs and used by tests (``nunchi jobs submit``)."""
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
@@ -171,11 +181,9 @@ def echo_kind(retry: RetryPolicy | None = None, concurrency: int = 1) -> JobKind
         retry=retry or RetryPolicy(max_attempts=3, base_delay=0.5, max_delay=30.0),
         concurrency=concurrency,
         description="Returns its payload after delay_ms; fails the first fail_attempts attempts.",
+        example={"payload": {"hello": "안녕"}},
     )
 
 
 ECHO = echo_kind()
 """The built-in diagnostic kind: answers ``{"echo": payload, "attempt": n}``."""
-
-DEFAULT_REGISTRY = KindRegistry([ECHO])
-"""The process-wide registry; apps register their kinds here at import."""

@@ -19,12 +19,13 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import Session
 
 from nunchi.bus.base import Message
-from nunchi.bus.topics import JOBS_COMPLETED, WEBHOOKS_DELIVER
 from nunchi.jobs.models import Batch, job_events_table, jobs_table
 from nunchi.jobs.schemas import BatchCounts, BatchOut, JobOut
-from nunchi.jobs.webhooks.delivery import WebhookRequest
+from nunchi.jobs.topics import JOBS_COMPLETED
 from nunchi.runtime.failures import error_record
 from nunchi.store.types import JSONDocument, UTCDateTime
+from nunchi.webhooks.delivery import WebhookRequest
+from nunchi.webhooks.topics import WEBHOOKS_DELIVER
 
 __all__ = [
     "StartedJob",

@@ -6,9 +6,6 @@ ordering by submission time and list pages use the id as a cursor.
 
 from __future__ import annotations
 
-import os
-import threading
-import time
 from datetime import datetime
 from typing import Any, cast
 
@@ -40,39 +37,11 @@ __all__ = [
     "job_events_table",
     "jobs_outbox_table",
     "jobs_table",
-    "new_id",
 ]
 
 JOB_STATUSES = ("queued", "running", "succeeded", "failed")
 FINAL_STATUSES = ("succeeded", "failed")
 EVENT_TYPES = ("queued", "started", "attempt_failed", "succeeded", "dead_lettered", "retried")
-
-_ID_LOCK = threading.Lock()
-_last_ms = 0
-_seq = 0
-
-
-def new_id() -> str:
-    """A new UUIDv7 as 32 hex digits; ids made later in this process sort after earlier ones.
-
-    48 bits of Unix milliseconds, a 12-bit sequence that keeps ids strictly increasing
-    within a millisecond (borrowing the next millisecond on overflow), 62 random bits."""
-    global _last_ms, _seq
-    with _ID_LOCK:
-        ms = time.time_ns() // 1_000_000
-        if ms > _last_ms:
-            _last_ms = ms
-            _seq = int.from_bytes(os.urandom(2), "big") & 0x3FF  # leave room to count up
-        else:
-            _seq += 1
-            if _seq > 0xFFF:
-                _last_ms += 1
-                _seq = 0
-        ms, seq = _last_ms, _seq
-    rand_b = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
-    value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | seq << 64 | 0b10 << 62 | rand_b
-    return f"{value:032x}"
-
 
 def _in(values: tuple[str, ...]) -> str:
     return ", ".join(f"'{v}'" for v in values)

@@ -3,7 +3,7 @@
 A writer adds its messages as ``jobs_outbox`` rows inside its own database transaction
 (:meth:`Outbox.stage`), then, after commit, publishes them and deletes the rows
 (:meth:`Outbox.flush`). A crash (or a bus outage) between commit and publish leaves the rows
-behind; :meth:`Outbox.relay`, run periodically (see :class:`nunchi.jobs.relay.OutboxRelay`),
+behind; :meth:`Outbox.relay`, run periodically (see :func:`nunchi.jobs.relay.outbox_relay`),
 publishes rows older than a grace period. So no committed job is ever lost; at worst a
 message is published twice, which every consumer of these topics tolerates (job handlers are
 idempotent, webhook events carry a stable ``event_id``).

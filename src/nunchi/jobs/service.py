@@ -5,7 +5,7 @@ submit inserts the job rows, their ``queued`` events and the ``jobs.<kind>.reque
 messages (as outbox rows) in ONE transaction; after commit the messages are published and
 their outbox rows deleted. If the process dies between commit and publish, or the bus is
 down, the rows stay and :meth:`JobService.relay_outbox` (run every few seconds by
-:class:`nunchi.jobs.relay.OutboxRelay`) publishes them. A committed job is therefore never
+:func:`nunchi.jobs.relay.outbox_relay`) publishes them. A committed job is therefore never
 lost, and nothing is published for a job that was not committed. The price is a possible
 duplicate message, which the job stages ignore (their handlers are idempotent). Unlike a
 "re-publish stale queued jobs" sweep, the outbox never re-publishes jobs that are merely
@@ -26,10 +26,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from nunchi import strictjson
 from nunchi.bus.base import Bus, Message
-from nunchi.bus.topics import job_requested
 from nunchi.config import Settings
 from nunchi.errors import Conflict, InvalidInput, NotFound, OutboundBlocked
-from nunchi.jobs.kinds import DEFAULT_REGISTRY, JobKind, KindRegistry
+from nunchi.jobs.kinds import ECHO, JobKind, KindRegistry
 from nunchi.jobs.lifecycle import batch_out
 from nunchi.jobs.models import (
     JOB_STATUSES,
@@ -39,13 +38,14 @@ from nunchi.jobs.models import (
     batches_table,
     job_events_table,
     jobs_table,
-    new_id,
 )
 from nunchi.jobs.outbox import Outbox, PendingMessages
 from nunchi.jobs.schemas import BatchOut, JobDetail, JobOut, JobPage
-from nunchi.runtime.outbound import OutboundPolicy, check_url_syntax
+from nunchi.jobs.topics import job_requested
+from nunchi.outbound import OutboundPolicy, check_url_syntax
 from nunchi.store.blobs import BlobStore
 from nunchi.store.bulk import bulk_insert
+from nunchi.store.ids import new_id
 from nunchi.store.types import utcnow
 
 __all__ = ["MAX_PAGE_SIZE", "JobService"]
@@ -103,7 +103,7 @@ class JobService:
     ) -> None:
         self.sessions = sessions
         self.bus = bus
-        self.registry = registry if registry is not None else DEFAULT_REGISTRY
+        self.registry = registry if registry is not None else KindRegistry([ECHO])
         self.settings = settings if settings is not None else Settings()
         self.blobs = blobs
         self.outbox = Outbox(sessions, bus, self.settings.default_partitions)

@@ -28,7 +28,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from nunchi import strictjson
-from nunchi.bus.topics import dlq_topic, job_requested
+from nunchi.bus.topics import dlq_topic
 from nunchi.errors import PermanentError
 from nunchi.jobs.kinds import JobContext, JobKind, KindRegistry
 from nunchi.jobs.lifecycle import (
@@ -42,6 +42,8 @@ from nunchi.jobs.lifecycle import (
     start_jobs,
 )
 from nunchi.jobs.service import JobService
+from nunchi.jobs.topics import job_requested
+from nunchi.outbound import GuardedClient
 from nunchi.runtime.deadletter import DeadLetter
 from nunchi.runtime.failures import error_record
 from nunchi.runtime.stage import Delivery, Handler, RetryPolicy, Stage, StageContext
@@ -75,9 +77,10 @@ class _Outcome:
 class _KindRunner:
     """Runs the jobs of one kind for the ``jobs.<kind>`` stage."""
 
-    def __init__(self, service: JobService, kind: JobKind[Any]) -> None:
+    def __init__(self, service: JobService, kind: JobKind[Any], client: GuardedClient) -> None:
         self.service = service
         self.kind = kind
+        self.client = client
         self._run_seconds = 1.0
         """Moving average of one successful job's run time; starts pessimistic (one job per
         chunk)."""
@@ -153,9 +156,12 @@ class _KindRunner:
                 job_id=job.id,
                 kind=job.kind,
                 attempt=job.attempt,
-                batch_id=job.batch_id,
+                sessions=self.service.sessions,
                 bus=ctx.bus,
                 blobs=self.service.blobs,
+                client=self.client,
+                settings=self.service.settings,
+                batch_id=job.batch_id,
             )
             began = time.monotonic()
             result = self.kind.run(context, data)
@@ -230,17 +236,21 @@ def job_stages(
     service: JobService,
     registry: KindRegistry | None = None,
     *,
+    client: GuardedClient | None = None,
     dead_letter_stages: bool = False,
 ) -> list[Stage]:
-    """The stages that run every kind in ``registry`` (default: the service's registry).
+    """The stages that run every kind in ``registry`` (default: the service's registry);
+    jobs fetch outside URLs through ``client`` (default: one made from the service's
+    settings).
 
     With ``dead_letter_stages``, adds a ``jobs.<kind>.dlq`` stage per kind on the kind's
     dead-letter topic (needs a runtime that accepts stages on dead-letter topics)."""
     registry = registry if registry is not None else service.registry
+    client = client if client is not None else GuardedClient.from_settings(service.settings)
     stages: list[Stage] = []
     for name in registry.names():
         kind = registry.get(name)
-        runner = _KindRunner(service, kind)
+        runner = _KindRunner(service, kind, client)
         stages.append(
             Stage(
                 name=f"jobs.{name}",

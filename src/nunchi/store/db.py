@@ -2,9 +2,11 @@
 
 SQLite (embedded default) gets WAL, foreign keys, a busy timeout and ``synchronous=NORMAL``
 on every connection. PostgreSQL goes through psycopg 3 with a pre-pinged connection pool.
-Migrations ship inside the package (``nunchi/store/migrations``) and are applied with
-:func:`migrate`, which takes a lock so that several processes opening the store at once do
-not race (an advisory lock on PostgreSQL, a lock file beside the database on SQLite).
+The platform's migrations ship inside the package (``nunchi/store/migrations/versions``); each
+app brings its own folder, a branch of the same history (its first revision has the app's name
+as branch label), named in a :class:`Schema`. :func:`migrate` applies every branch under a lock
+so that several processes opening the store at once do not race (an advisory lock on
+PostgreSQL, a lock file beside the database on SQLite).
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ import contextlib
 import fcntl
 import importlib
 import logging
-from collections.abc import Iterator
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +38,12 @@ from nunchi.paths import private_file
 
 __all__ = [
     "MIGRATIONS_DIR",
-    "MODEL_MODULES",
+    "VERSIONS_DIR",
+    "Schema",
     "alembic_config",
     "create_engine_for",
-    "current_revision",
-    "head_revision",
+    "current_heads",
+    "head_revisions",
     "import_models",
     "migrate",
     "normalise_url",
@@ -49,13 +54,22 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 """Where the packaged Alembic environment lives."""
+VERSIONS_DIR = MIGRATIONS_DIR / "versions"
+"""The platform's own revisions (jobs, webhooks, API keys)."""
 
-MODEL_MODULES: tuple[tuple[str, bool], ...] = (
-    ("nunchi.jobs.models", True),
-    ("nunchi.jobs.webhooks.models", False),
-    ("nunchi.web.keys", False),
-)
-"""Modules declaring models, and whether each is required (optional ones may not exist yet)."""
+
+@dataclass(frozen=True)
+class Schema:
+    """What a database holds beyond the platform's own tables: the apps' migration folders
+    and the modules declaring their models (imported only to compare models with the
+    migrated schema, e.g. for ``alembic revision --autogenerate``)."""
+
+    migration_dirs: tuple[Path, ...] = ()
+    model_modules: tuple[str, ...] = ()
+
+    def locations(self) -> list[Path]:
+        """Every folder of revisions: the platform's, then the apps'."""
+        return [VERSIONS_DIR, *self.migration_dirs]
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _PG_MIGRATION_LOCK = 0x6E756E636869  # "nunchi": the advisory lock key held while migrating
@@ -87,15 +101,10 @@ def normalise_url(url: str) -> URL:
     )
 
 
-def import_models() -> None:
-    """Import every model module so ``Base.metadata`` describes the whole schema."""
-    for name, required in MODEL_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            missing_part_of_name = e.name is not None and (name + ".").startswith(e.name + ".")
-            if required or not missing_part_of_name:
-                raise
+def import_models(modules: Sequence[str]) -> None:
+    """Import ``modules`` so ``Base.metadata`` describes their tables."""
+    for name in modules:
+        importlib.import_module(name)
 
 
 def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -156,13 +165,15 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
-def alembic_config(engine: Engine | None = None) -> Config:
-    """An Alembic config for the packaged migrations (no ``alembic.ini`` needed).
-
-    With ``engine`` given, ``alembic`` commands run against it."""
+def alembic_config(engine: Engine | None = None, schema: Schema | None = None) -> Config:
+    """An Alembic config for the platform's migrations and ``schema``'s (no ``alembic.ini``
+    needed). With ``engine`` given, ``alembic`` commands run against it."""
+    schema = schema or Schema()
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.set_main_option("path_separator", "os")
+    cfg.set_main_option("version_locations", os.pathsep.join(map(str, schema.locations())))
+    cfg.attributes["model_modules"] = schema.model_modules
     if engine is not None:
         cfg.set_main_option(
             "sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%")
@@ -170,15 +181,15 @@ def alembic_config(engine: Engine | None = None) -> Config:
     return cfg
 
 
-def head_revision() -> str | None:
-    """The newest revision the packaged migrations know."""
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+def head_revisions(schema: Schema | None = None) -> set[str]:
+    """The newest revision of every branch (the platform's and each app's)."""
+    return set(ScriptDirectory.from_config(alembic_config(schema=schema)).get_heads())
 
 
-def current_revision(engine: Engine) -> str | None:
-    """The revision the database at ``engine`` is at (None when never migrated)."""
+def current_heads(engine: Engine) -> set[str]:
+    """The revisions the database at ``engine`` is at (empty when never migrated)."""
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        return set(MigrationContext.configure(conn).get_current_heads())
 
 
 @contextlib.contextmanager
@@ -205,17 +216,18 @@ def _migration_lock(engine: Engine) -> Iterator[None]:
             conn.commit()
 
 
-def migrate(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema at ``engine`` up to ``revision`` (default: the newest).
+def migrate(engine: Engine, schema: Schema | None = None, revision: str = "heads") -> None:
+    """Bring the schema at ``engine`` up to ``revision`` (default: the newest of every
+    branch, the platform's and those of ``schema``'s apps).
 
     Safe to call from several processes at once and cheap when already up to date.
     Raises :class:`StoreError` when the database cannot be reached or a migration fails."""
     try:
         with _migration_lock(engine):
-            if revision == "head" and current_revision(engine) == head_revision():
+            if revision == "heads" and current_heads(engine) == head_revisions(schema):
                 return
             with engine.begin() as conn:
-                cfg = alembic_config()
+                cfg = alembic_config(schema=schema)
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, revision)
             log.info("database migrated to %s", revision)

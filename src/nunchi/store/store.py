@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from nunchi.config import Settings
 from nunchi.store.blobs import BlobStore, open_blob_store
-from nunchi.store.db import create_engine_for, migrate, session_factory
+from nunchi.store.db import Schema, create_engine_for, migrate, session_factory
 
 __all__ = ["Store", "open_store"]
 
@@ -27,13 +27,16 @@ class Store:
         self.engine.dispose()
 
 
-def open_store(settings: Settings, *, apply_migrations: bool = True) -> Store:
-    """Open the database and blob store named by ``settings``; migrate the schema to the
-    newest revision unless ``apply_migrations`` is False."""
+def open_store(
+    settings: Settings, schema: Schema | None = None, *, apply_migrations: bool = True
+) -> Store:
+    """Open the database and blob store named by ``settings``; migrate the platform's tables
+    and ``schema``'s (the apps') to their newest revisions unless ``apply_migrations`` is
+    False."""
     engine = create_engine_for(settings.database_url)
     if apply_migrations:
         try:
-            migrate(engine)
+            migrate(engine, schema)
         except BaseException:
             engine.dispose()
             raise

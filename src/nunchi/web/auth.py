@@ -18,8 +18,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from nunchi.config import Settings
-from nunchi.errors import Forbidden, InvalidInput, StoreError, Unauthorized
-from nunchi.web.keys import ANONYMOUS, SCOPES, KeyService, Principal
+from nunchi.errors import Forbidden, InvalidInput, Unauthorized
+from nunchi.web.deps import web_state
+from nunchi.web.keys import ANONYMOUS, SCOPES, Principal
 from nunchi.web.origin import is_loopback_host, same_origin
 
 __all__ = [
@@ -86,9 +87,7 @@ async def current_principal(
             "this endpoint needs an API key: send 'Authorization: Bearer nk_…' "
             "(make one with `nunchi keys create`)"
         )
-    keys: KeyService | None = getattr(request.app.state, "keys", None)
-    if keys is None:
-        raise StoreError("API keys cannot be checked: the key store is not configured")
+    keys = web_state(request).keys
     try:
         principal = await run_in_threadpool(keys.verify, credentials.credentials)
     except Unauthorized as e:

@@ -19,8 +19,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from nunchi.bus import Bus
-from nunchi.bus.topics import JOBS_COMPLETED, job_requested
 from nunchi.jobs.models import batches_table, job_events_table, jobs_outbox_table, jobs_table
+from nunchi.jobs.topics import JOBS_COMPLETED, job_requested
 
 __all__ = [
     "ECHO",

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from nunchi.config import Settings
-from nunchi.jobs.factory import open_job_service
+from tests.fixtures.platforms import open_job_service
 from tests.fixtures.processes import WorkerProcesses, wait_for
 from tests.integration.crash._workload import (
     ECHO,

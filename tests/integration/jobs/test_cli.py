@@ -9,11 +9,13 @@ import pytest
 from typer.testing import CliRunner
 
 from nunchi.assembly import open_platform
-from nunchi.cli import app
+from nunchi.cli import build
 from nunchi.config import Settings, get_settings
-from nunchi.jobs.factory import open_job_service
 from nunchi.jobs.lifecycle import record_dead_letter
 from nunchi.store.types import utcnow
+from tests.fixtures.platforms import open_job_service
+
+app = build()
 
 runner = CliRunner()
 

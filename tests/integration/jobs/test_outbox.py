@@ -11,14 +11,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from nunchi.bus.base import Bus, Consumer, Message
 from nunchi.bus.memory import MemoryBus
-from nunchi.bus.topics import job_requested
 from nunchi.config import Settings
 from nunchi.errors import BusUnavailable
 from nunchi.jobs.kinds import KindRegistry
 from nunchi.jobs.models import Job, OutboxMessage
 from nunchi.jobs.outbox import PendingMessages
-from nunchi.jobs.relay import OutboxRelay
+from nunchi.jobs.relay import outbox_relay
 from nunchi.jobs.service import JobService
+from nunchi.jobs.topics import job_requested
 from nunchi.store.db import session_factory
 from tests.integration.jobs.conftest import drain, wait_for
 
@@ -90,12 +90,12 @@ def test_crash_between_commit_and_publish(
     job = service.submit("diagnostic.echo", {})
     assert drain(bus.inner, TOPIC) == []
     monkeypatch.undo()
-    relay = OutboxRelay(service, interval=0.05, grace=0)
+    relay = outbox_relay(service, interval=0.05, grace=0)
     relay.start()
     try:
         wait_for(lambda: outbox_rows(engine) == 0, what="the relay to empty the outbox")
     finally:
-        relay.stop()
+        relay.stop(10)
     assert [r.value for r in drain(bus.inner, TOPIC)] == [job.id.encode()]
 
 

@@ -10,15 +10,16 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from nunchi.bus.memory import MemoryBus
-from nunchi.bus.topics import job_requested
 from nunchi.config import Settings
 from nunchi.jobs.service import JobService
 from nunchi.jobs.stages import job_stages
+from nunchi.jobs.topics import job_requested
 from nunchi.runtime.stage import Delivery, StageContext
 from nunchi.store.db import session_factory
 from nunchi.web.errors import install_error_handlers
 from nunchi.web.keys import KeyService
 from nunchi.web.routes.jobs import jobs_router
+from tests.fixtures.platforms import web_state_around
 from tests.integration.jobs.conftest import drain
 
 ECHO = "diagnostic.echo"
@@ -28,8 +29,7 @@ def make_app(service: JobService, settings: Settings, keys: KeyService | None = 
     app = FastAPI()
     install_error_handlers(app)
     app.state.settings = settings
-    app.state.jobs = service
-    app.state.keys = keys
+    app.state.web = web_state_around(service, keys)
     app.include_router(jobs_router())
     return app
 

@@ -6,10 +6,10 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from nunchi.bus.memory import MemoryBus
-from nunchi.bus.topics import job_requested
 from nunchi.errors import Conflict, InvalidInput, NotFound
 from nunchi.jobs.models import Batch, Job, JobEvent, OutboxMessage, jobs_table
 from nunchi.jobs.service import JobService
+from nunchi.jobs.topics import job_requested
 from tests.integration.jobs.conftest import drain
 
 ECHO = "diagnostic.echo"

@@ -10,12 +10,14 @@ import pytest
 
 from nunchi.bus.base import Record
 from nunchi.bus.memory import MemoryBus
-from nunchi.bus.topics import JOBS_COMPLETED, WEBHOOKS_DELIVER, dlq_topic, job_requested
+from nunchi.bus.topics import dlq_topic
 from nunchi.jobs.kinds import DiagnosticFailure
 from nunchi.jobs.service import JobService
 from nunchi.jobs.stages import dead_letter_handler, job_stages
+from nunchi.jobs.topics import JOBS_COMPLETED, job_requested
 from nunchi.runtime.deadletter import DeadLetter
 from nunchi.runtime.stage import Delivery, Stage, StageContext
+from nunchi.webhooks.topics import WEBHOOKS_DELIVER
 from tests.integration.jobs.conftest import drain
 
 ECHO = "diagnostic.echo"

@@ -11,15 +11,17 @@ from sqlalchemy import Engine
 
 from nunchi.bus.memory import MemoryBus
 from nunchi.bus.sqlite import SqliteBus
-from nunchi.bus.topics import JOBS_COMPLETED, WEBHOOKS_DELIVER, dlq_topic, job_requested
+from nunchi.bus.topics import dlq_topic
 from nunchi.config import Settings
 from nunchi.errors import PermanentError
 from nunchi.jobs.kinds import EchoInput, JobContext, JobKind, KindRegistry
 from nunchi.jobs.service import JobService
 from nunchi.jobs.stages import job_stages
+from nunchi.jobs.topics import JOBS_COMPLETED, job_requested
 from nunchi.runtime.deadletter import DeadLetter
 from nunchi.runtime.worker import Worker
 from nunchi.store.db import session_factory
+from nunchi.webhooks.topics import WEBHOOKS_DELIVER
 from tests.integration.jobs.conftest import drain, wait_for
 
 ECHO = "diagnostic.echo"

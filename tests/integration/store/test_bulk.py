@@ -11,9 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import StatementError
 
 from nunchi.config import Settings
-from nunchi.jobs.models import job_events_table, jobs_table, new_id
+from nunchi.jobs.models import job_events_table, jobs_table
 from nunchi.store import open_store
 from nunchi.store.bulk import COPY_MIN_ROWS, bulk_insert
+from nunchi.store.ids import new_id
 from nunchi.store.store import Store
 
 

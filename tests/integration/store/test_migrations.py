@@ -11,17 +11,22 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 
+from nunchi.apps import APPS
+from nunchi.assembly import schema_of
 from nunchi.config import Settings
 from nunchi.errors import StoreError
 from nunchi.store import open_store
 from nunchi.store.base import Base
 from nunchi.store.db import (
     create_engine_for,
-    current_revision,
-    head_revision,
+    current_heads,
+    head_revisions,
     import_models,
     migrate,
 )
+
+SCHEMA = schema_of(APPS)
+"""The platform's tables and every app's."""
 
 
 @pytest.fixture
@@ -32,22 +37,22 @@ def engine(db_url: str) -> Iterator[Engine]:
 
 
 def test_migrate_creates_the_jobs_tables(engine: Engine) -> None:
-    assert current_revision(engine) is None
-    migrate(engine)
+    assert current_heads(engine) == set()
+    migrate(engine, SCHEMA)
     tables = set(inspect(engine).get_table_names())
     assert {"jobs", "job_events", "batches", "jobs_outbox", "alembic_version"} <= tables
-    assert current_revision(engine) == head_revision()
+    assert current_heads(engine) == head_revisions(SCHEMA)
 
 
 def test_migrate_twice_is_a_no_op(engine: Engine) -> None:
-    migrate(engine)
-    migrate(engine)
-    assert current_revision(engine) == head_revision()
+    migrate(engine, SCHEMA)
+    migrate(engine, SCHEMA)
+    assert current_heads(engine) == head_revisions(SCHEMA)
 
 
 def test_schema_matches_the_models(engine: Engine) -> None:
-    migrate(engine)
-    import_models()
+    migrate(engine, SCHEMA)
+    import_models(SCHEMA.model_modules)
     with engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"compare_type": True})
         diff = compare_metadata(ctx, Base.metadata)
@@ -55,10 +60,10 @@ def test_schema_matches_the_models(engine: Engine) -> None:
 
 
 def test_revision_chain_starts_with_0001_jobs(engine: Engine) -> None:
-    migrate(engine, "0001_jobs")
-    assert current_revision(engine) == "0001_jobs"
-    migrate(engine)
-    assert current_revision(engine) == head_revision()
+    migrate(engine, revision="0001_jobs")
+    assert current_heads(engine) == {"0001_jobs"}
+    migrate(engine, SCHEMA)
+    assert current_heads(engine) == head_revisions(SCHEMA)
 
 
 def test_concurrent_migrations_do_not_race(engine: Engine) -> None:
@@ -66,7 +71,7 @@ def test_concurrent_migrations_do_not_race(engine: Engine) -> None:
 
     def run() -> None:
         try:
-            migrate(engine)
+            migrate(engine, SCHEMA)
         except BaseException as e:  # pragma: no cover - reported below
             errors.append(e)
 
@@ -76,7 +81,7 @@ def test_concurrent_migrations_do_not_race(engine: Engine) -> None:
     for t in threads:
         t.join(60)
     assert errors == []
-    assert current_revision(engine) == head_revision()
+    assert current_heads(engine) == head_revisions(SCHEMA)
 
 
 def test_foreign_keys_are_enforced(engine: Engine) -> None:
@@ -96,7 +101,7 @@ def test_open_store_migrates_and_opens_blobs(db_url: str, tmp_path: Path) -> Non
     )
     store = open_store(settings)
     try:
-        assert current_revision(store.engine) == head_revision()
+        assert current_heads(store.engine) == head_revisions()  # the platform's own
         key = store.blobs.put(b"hello", "text/plain")
         assert store.blobs.get(key) == b"hello"
         with store.sessions() as s:
@@ -114,7 +119,7 @@ def test_database_from_a_newer_version_is_a_clear_error(engine: Engine) -> None:
 
 
 def test_webhook_subject_is_filled_in_for_older_deliveries(engine: Engine) -> None:
-    migrate(engine, "0003_api_keys")
+    migrate(engine, revision="0003_api_keys")
     insert = text(
         "INSERT INTO webhook_deliveries (id, event_id, type, url, payload, status, attempts, "
         "schedule_step, next_trigger, created_at, updated_at) VALUES (:id, :id, :type, "

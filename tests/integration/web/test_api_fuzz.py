@@ -3,6 +3,7 @@ client sends, the app never answers 5xx, and every error uses the envelope."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,25 +11,15 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from nunchi.bus.memory import MemoryBus
+from nunchi.assembly import open_platform
 from nunchi.config import Settings
-from nunchi.jobs.service import JobService
-from nunchi.store.store import Store, open_store
 from nunchi.web.app import create_app
-from nunchi.web.keys import KeyService
-from nunchi.web.services import AppServices, bus_check, database_check
 
 
 @pytest.fixture
-def fuzz_store(tmp_path: Path) -> Any:
-    store: Store = open_store(Settings(_env_file=None, data_dir=tmp_path))  # type: ignore[call-arg]
-    yield store
-    store.close()
-
-
-@pytest.fixture
-def api_schema(fuzz_store: Store, tmp_path: Path) -> Any:
-    """The API of a real app (auth disabled so requests reach the handlers) on its own store."""
+def api_schema(tmp_path: Path) -> Iterator[Any]:
+    """The API of a real app with every app (auth disabled so requests reach the handlers)
+    on its own store."""
     app_settings = Settings(  # type: ignore[call-arg]
         _env_file=None,
         data_dir=tmp_path,
@@ -37,22 +28,12 @@ def api_schema(fuzz_store: Store, tmp_path: Path) -> Any:
         max_body_bytes=64 * 1024,
         allowed_hosts=["testserver"],  # the host name schemathesis' ASGI client sends
     )
-    bus = MemoryBus()
-    services = AppServices(
-        jobs=JobService(fuzz_store.sessions, bus, None, app_settings),
-        keys=KeyService(fuzz_store.sessions),
-        sessions=fuzz_store.sessions,
-        bus=bus,
-        readiness={"database": database_check(fuzz_store.sessions), "bus": bus_check(bus)},
-    )
+    platform = open_platform(app_settings)
     try:
-        from nunchi.jobs.webhooks.service import WebhookService
-
-        services.webhooks = WebhookService(fuzz_store.sessions, bus)
-    except ModuleNotFoundError:  # pragma: no cover - webhooks land separately
-        pass
-    app = create_app(app_settings, services=services)
-    return schemathesis.openapi.from_asgi("/openapi.json", app)
+        app = create_app(app_settings, platform=platform)
+        yield schemathesis.openapi.from_asgi("/openapi.json", app)
+    finally:
+        platform.close()
 
 
 MAX_EXAMPLES = 30

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, select
 
+from nunchi.assembly import Platform
 from nunchi.bus.base import Record
 from nunchi.bus.memory import MemoryBus
 from nunchi.config import Settings
@@ -24,14 +25,13 @@ from nunchi.jobs.kinds import JobContext, JobKind, KindRegistry, echo_kind
 from nunchi.jobs.models import Batch, Job
 from nunchi.jobs.service import JobService
 from nunchi.jobs.stages import job_stages
-from nunchi.jobs.webhooks import WebhookService
 from nunchi.runtime.deadletter import DeadLetter
 from nunchi.runtime.failures import dead_letter_for
 from nunchi.runtime.stage import Delivery, RetryPolicy, StageContext
 from nunchi.store.store import Store, open_store
 from nunchi.web.app import create_app
 from nunchi.web.keys import KeyService
-from nunchi.web.services import AppServices
+from tests.fixtures.platforms import platform_around
 from tests.integration.jobs.conftest import drain
 
 ECHO = "diagnostic.echo"
@@ -52,41 +52,38 @@ def store(db_url: str, tmp_path: Path) -> Iterator[Store]:
 
 
 @pytest.fixture
-def services(store: Store, tmp_path: Path) -> AppServices:
-    bus = MemoryBus()
+def platform(store: Store, tmp_path: Path) -> Platform:
+    """The store's platform: the echo kind (one attempt), a memory bus."""
     registry = KindRegistry([echo_kind(retry=RetryPolicy(max_attempts=1))])
-    jobs = JobService(store.sessions, bus, registry, settings_for(tmp_path))
-    return AppServices(
-        jobs=jobs,
-        webhooks=WebhookService(store.sessions, bus),
-        keys=KeyService(store.sessions),
-        sessions=store.sessions,
-        bus=bus,
-    )
+    jobs = JobService(store.sessions, MemoryBus(), registry, settings_for(tmp_path))
+    return platform_around(jobs)
 
 
-def client_for(services: AppServices, tmp_path: Path, **overrides: Any) -> TestClient:
-    app = create_app(settings_for(tmp_path, **overrides), services=services)
+@pytest.fixture
+def keys(store: Store) -> KeyService:
+    return KeyService(store.sessions)
+
+
+def client_for(platform: Platform, tmp_path: Path, **overrides: Any) -> TestClient:
+    app = create_app(settings_for(tmp_path, **overrides), platform=platform)
     return TestClient(app, raise_server_exceptions=False, base_url="http://localhost")
 
 
 @pytest.fixture
-def api(services: AppServices, tmp_path: Path) -> Iterator[TestClient]:
+def api(platform: Platform, tmp_path: Path) -> Iterator[TestClient]:
     """The app with API keys on (the default)."""
-    with client_for(services, tmp_path) as c:
+    with client_for(platform, tmp_path) as c:
         yield c
 
 
 @pytest.fixture
-def admin(services: AppServices) -> dict[str, str]:
-    assert services.keys is not None
-    return {"Authorization": f"Bearer {services.keys.create('admin', ['admin'])[1]}"}
+def admin(keys: KeyService) -> dict[str, str]:
+    return {"Authorization": f"Bearer {keys.create('admin', ['admin'])[1]}"}
 
 
 @pytest.fixture
-def reader(services: AppServices) -> dict[str, str]:
-    assert services.keys is not None
-    return {"Authorization": f"Bearer {services.keys.create('reader', ['read'])[1]}"}
+def reader(keys: KeyService) -> dict[str, str]:
+    return {"Authorization": f"Bearer {keys.create('reader', ['read'])[1]}"}
 
 
 def stored(store: Store) -> tuple[int, int]:
@@ -161,7 +158,7 @@ def test_input_is_validated_strictly(api: TestClient, admin: dict[str, str], fie
 
 
 def test_analyze_text_refuses_unstorable_text(api: TestClient, admin: dict[str, str]) -> None:
-    r = post_raw(api, "/api/v1/analyze/text", b'{"texts": ["ok", "\\ud800"]}', admin)
+    r = post_raw(api, "/api/v1/text/analyze", b'{"texts": ["ok", "\\ud800"]}', admin)
     assert r.status_code == 422 and "texts[1]" in r.json()["error"]["message"], r.text
 
 
@@ -170,10 +167,9 @@ def test_not_json_is_still_a_400(api: TestClient, admin: dict[str, str]) -> None
     assert r.status_code == 400 and r.json()["error"]["code"] == "malformed_json"
 
 
-def test_submitting_from_python_applies_the_same_rules(services: AppServices) -> None:
+def test_submitting_from_python_applies_the_same_rules(platform: Platform) -> None:
     """The CLI and other callers of the service (not only the HTTP body) are held to them."""
-    jobs = services.jobs
-    assert jobs is not None
+    jobs = platform.jobs
     for bad in ("\ud800", float("nan"), json.loads("[" * 80 + "]" * 80)):
         with pytest.raises(InvalidInput):
             jobs.submit(ECHO, {"payload": bad})
@@ -187,9 +183,9 @@ SECRET = "https://hooks.example.com/h/SECRET-TOKEN?sig=SECRET-SIG"
 
 
 def test_read_keys_see_where_a_callback_points_but_not_its_token(
-    api: TestClient, admin: dict[str, str], reader: dict[str, str], services: AppServices
+    api: TestClient, admin: dict[str, str], reader: dict[str, str], platform: Platform
 ) -> None:
-    jobs = services.jobs
+    jobs = platform.jobs
     assert jobs is not None
     job = jobs.submit(ECHO, {}, callback_url=SECRET)
     batch = jobs.submit_batch(ECHO, [{}], callback_url=SECRET)
@@ -209,10 +205,10 @@ def test_read_keys_do_not_see_tracebacks(
     api: TestClient,
     admin: dict[str, str],
     reader: dict[str, str],
-    services: AppServices,
+    platform: Platform,
     store: Store,
 ) -> None:
-    jobs = services.jobs
+    jobs = platform.jobs
     assert jobs is not None
     job = jobs.submit(ECHO, {})
     error = {"type": "RuntimeError", "message": "boom", "traceback": "File /srv/secret/path.py"}
@@ -227,14 +223,13 @@ def test_read_keys_do_not_see_tracebacks(
 
 
 def test_job_pages_follow_the_same_rule_where_they_need_a_login(
-    services: AppServices, tmp_path: Path
+    platform: Platform, keys: KeyService, tmp_path: Path
 ) -> None:
     from tests.unit.web.support import log_in
 
-    jobs, keys = services.jobs, services.keys
-    assert jobs is not None and keys is not None
+    jobs = platform.jobs
     job = jobs.submit(ECHO, {}, callback_url=SECRET)
-    with client_for(services, tmp_path, host="0.0.0.0") as c:  # pages need a login
+    with client_for(platform, tmp_path, host="0.0.0.0") as c:  # pages need a login
         assert log_in(c, keys.create("r", ["read"])[1]).status_code == 303
         page = c.get(f"/jobs/{job.id}", headers=HTML)
         assert page.status_code == 200 and "SECRET" not in page.text
@@ -315,8 +310,7 @@ def test_unstorable_results_and_error_messages_leave_every_job_readable(
         assert DeadLetter.from_record(  # the dead letter's headers encode
             Record(stage.topic, 0, 0, dead.value, dead.key, dead.headers())
         ).error_message
-    services = AppServices(jobs=jobs, keys=KeyService(store.sessions), sessions=store.sessions)
-    with client_for(services, tmp_path, auth_disabled=True) as c:
+    with client_for(platform_around(jobs), tmp_path, auth_disabled=True) as c:
         for name, job_id in ids.items():
             got = c.get(f"/api/v1/jobs/{job_id}")
             assert got.status_code == 200, got.text
@@ -378,7 +372,7 @@ def _request(draw: st.DrawFn) -> tuple[str, bytes]:
         body = _object([("kind", kind), ("items", "[" + ",".join(items) + "]")])
         return "/api/v1/batches", body.encode("utf-8", "surrogatepass")
     texts = draw(st.lists(_TEXT.map(json.dumps) | _VALUES, max_size=3))
-    return "/api/v1/analyze/text", _object([("texts", "[" + ",".join(texts) + "]")]).encode()
+    return "/api/v1/text/analyze", _object([("texts", "[" + ",".join(texts) + "]")]).encode()
 
 
 def test_no_json_body_breaks_the_api_or_the_store(
@@ -400,7 +394,7 @@ def test_no_json_body_breaks_the_api_or_the_store(
             assert stored(store) == before, (path, body[:200])
             assert r.json()["error"]["code"]
             return
-        if path == "/api/v1/analyze/text":
+        if path == "/api/v1/text/analyze":
             return
         ids = [r.json()["id"]] if path == "/api/v1/jobs" else [
             j["id"] for j in api.get(

@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from nunchi.bus import Bus, open_bus
-from nunchi.bus.topics import WEBHOOKS_DELIVER
 from nunchi.config import Settings
-from nunchi.jobs.webhooks import WebhookScheduler, WebhookService
-from nunchi.runtime.outbound import GuardedClient
+from nunchi.outbound import GuardedClient
 from nunchi.store.db import create_engine_for, migrate, session_factory
+from nunchi.webhooks import WebhookScheduler, WebhookService
+from nunchi.webhooks.topics import WEBHOOKS_DELIVER
 
 
 @pytest.fixture

@@ -15,10 +15,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from nunchi.bus import Bus, Record
-from nunchi.bus.topics import WEBHOOKS_DELIVER
 from nunchi.config import Settings
 from nunchi.errors import PermanentError
-from nunchi.jobs.webhooks import (
+from nunchi.outbound import GuardedClient
+from nunchi.runtime.stage import Delivery, Stage, StageContext
+from nunchi.runtime.worker import Worker
+from nunchi.webhooks import (
     Claim,
     DeliveryDetail,
     WebhookDeliverer,
@@ -30,9 +32,7 @@ from nunchi.jobs.webhooks import (
     verify,
     webhook_stage,
 )
-from nunchi.runtime.outbound import GuardedClient
-from nunchi.runtime.stage import Delivery, Stage, StageContext
-from nunchi.runtime.worker import Worker
+from nunchi.webhooks.topics import WEBHOOKS_DELIVER
 from tests.integration.webhooks.receiver import Reply, running_receiver, wait_until
 
 pytestmark = pytest.mark.timeout(60)

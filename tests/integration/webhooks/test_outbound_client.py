@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from nunchi.errors import OutboundBlocked
-from nunchi.runtime.outbound import GuardedClient, OutboundPolicy, Timeouts
+from nunchi.outbound import GuardedClient, OutboundPolicy, Timeouts
 from tests.fixtures.services import require_service
 from tests.integration.webhooks.receiver import Receiver, Reply, running_receiver
 

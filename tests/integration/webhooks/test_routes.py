@@ -11,23 +11,29 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from nunchi.bus import Bus
-from nunchi.bus.topics import WEBHOOKS_DELIVER
 from nunchi.config import Settings
 from nunchi.errors import InvalidInput, NotFound
-from nunchi.jobs.webhooks import WebhookDeliverer, WebhookRequest, WebhookService, parse_request
-from nunchi.runtime.outbound import GuardedClient
+from nunchi.jobs.service import JobService
+from nunchi.outbound import GuardedClient
 from nunchi.web.errors import install_error_handlers
 from nunchi.web.routes.webhooks import webhooks_router
+from nunchi.webhooks import WebhookDeliverer, WebhookRequest, WebhookService, parse_request
+from nunchi.webhooks.topics import WEBHOOKS_DELIVER
+from tests.fixtures.platforms import web_state_around
 from tests.integration.webhooks.receiver import running_receiver
 
 pytestmark = pytest.mark.timeout(60)
 
 
 def make_app(settings: Settings, service: WebhookService | None) -> FastAPI:
+    """Only the webhook routes, served from ``service``'s database and bus (None: the app
+    has no platform yet, as while it starts)."""
     app = FastAPI()
     install_error_handlers(app)
     app.state.settings = settings
-    app.state.webhooks = service
+    app.state.web = None
+    if service is not None:
+        app.state.web = web_state_around(JobService(service.sessions, service.bus, None, settings))
     app.include_router(webhooks_router())
     return app
 

@@ -8,7 +8,9 @@ from typing import Any
 
 from typer.testing import CliRunner
 
-from nunchi.cli import app
+from nunchi.cli import build
+
+app = build()
 
 __all__ = ["assert_refused", "bench_json", "failed_kafka_run"]
 

@@ -14,8 +14,10 @@ import pytest
 from benchmarks.text_models import chat_messages
 from typer.testing import CliRunner
 
-from nunchi.cli import app
+from nunchi.cli import build
 from tests.fixtures.services import require_service
+
+app = build()
 
 runner = CliRunner()
 

@@ -1,4 +1,4 @@
-"""`nunchi analyze text` and `nunchi models eval / train-sentiment / heldout-sentiment`."""
+"""`nunchi text analyze` and `nunchi models eval / train-sentiment / heldout-sentiment`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from nunchi.cli import app
+from nunchi.cli import build
+
+app = build()
 
 NSMC = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "nsmc"
 HAS_TRAINING = all(importlib.util.find_spec(m) for m in ("sklearn", "scipy"))
@@ -21,7 +23,7 @@ def _json_lines(output: str) -> list[dict[str, object]]:
 
 
 def test_analyze_sentiment_writes_one_json_object_per_line() -> None:
-    result = runner.invoke(app, ["analyze", "text", "--task", "sentiment"],
+    result = runner.invoke(app, ["text", "analyze", "--task", "sentiment"],
                            input="정말 재밌어요\n최악의 영화\n\n")
     assert result.exit_code == 0, result.output
     records = _json_lines(result.stdout)
@@ -32,7 +34,7 @@ def test_analyze_sentiment_writes_one_json_object_per_line() -> None:
 
 
 def test_analyze_several_tasks_nests_fields_by_task() -> None:
-    result = runner.invoke(app, ["analyze", "text", "--task", "sentiment,keywords",
+    result = runner.invoke(app, ["text", "analyze", "--task", "sentiment,keywords",
                                  "--batch-size", "1"],
                            input="BTS 노래 최고\n떡볶이 맛집 최악\n")
     assert result.exit_code == 0, result.output
@@ -44,7 +46,7 @@ def test_analyze_several_tasks_nests_fields_by_task() -> None:
 
 
 def test_analyze_keywords_alone_and_repeated_flag() -> None:
-    result = runner.invoke(app, ["analyze", "text", "--task", "keywords", "--task", "keywords"],
+    result = runner.invoke(app, ["text", "analyze", "--task", "keywords", "--task", "keywords"],
                            input="강아지 사진 귀엽다\n")
     assert result.exit_code == 0, result.output
     assert _json_lines(result.stdout) == [{"text": "강아지 사진 귀엽다",
@@ -56,7 +58,7 @@ def test_analyze_profanity_when_the_detector_ships() -> None:
     model = Path(__file__).resolve().parents[3] / "src/nunchi/analyzers/text/models/profanity.npz"
     if profanity is None or not model.is_file():
         pytest.skip("profanity detector not built yet")
-    result = runner.invoke(app, ["analyze", "text", "--task", "profanity"], input="안녕하세요\n")
+    result = runner.invoke(app, ["text", "analyze", "--task", "profanity"], input="안녕하세요\n")
     assert result.exit_code == 0, result.output
     record = _json_lines(result.stdout)[0]
     assert record["text"] == "안녕하세요"
@@ -64,10 +66,10 @@ def test_analyze_profanity_when_the_detector_ships() -> None:
 
 
 def test_analyze_bad_flags_say_what_to_fix() -> None:
-    result = runner.invoke(app, ["analyze", "text", "--task", "emotion"], input="x\n")
+    result = runner.invoke(app, ["text", "analyze", "--task", "emotion"], input="x\n")
     assert result.exit_code == 2
     assert "unknown task 'emotion'" in result.output
-    result = runner.invoke(app, ["analyze", "text", "--task", "sentiment", "--variant", "big"],
+    result = runner.invoke(app, ["text", "analyze", "--task", "sentiment", "--variant", "big"],
                            input="x\n")
     assert result.exit_code == 2
     assert "fast or accurate" in result.output
@@ -143,7 +145,7 @@ def test_models_heldout_sentiment_writes_the_split(tmp_path: Path) -> None:
 
 
 def test_models_train_profanity_reports_a_missing_file(tmp_path: Path) -> None:
-    if importlib.util.find_spec("nunchi.analyzers.text.train_profanity") is None:
+    if importlib.util.find_spec("nunchi.training.text.profanity") is None:
         pytest.skip("profanity trainer not built yet")
     result = runner.invoke(app, ["models", "train-profanity", "--data",
                                  str(tmp_path / "missing.txt"), "--out", str(tmp_path / "p.npz")])

@@ -18,9 +18,11 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from nunchi.cli import app
+from nunchi.cli import build
 from nunchi.config import Settings
 from tests.fixtures.services import require_service
+
+app = build()
 
 ROOT = Path(__file__).resolve().parents[3]
 DEPLOY = ROOT / "deploy"

@@ -7,8 +7,10 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from nunchi.cli import app
+from nunchi.cli import build
 from nunchi.config import Settings
+
+app = build()
 
 ROOT = Path(__file__).resolve().parents[3]
 

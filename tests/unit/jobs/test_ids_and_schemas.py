@@ -7,8 +7,8 @@ import time
 import uuid
 from datetime import UTC, datetime
 
-from nunchi.jobs.models import new_id
 from nunchi.jobs.schemas import JobDetail, JobOut
+from nunchi.store.ids import new_id
 
 
 def test_ids_are_uuid7_hex() -> None:

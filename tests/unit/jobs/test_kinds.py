@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import BaseModel
+from sqlalchemy.orm import sessionmaker
 
+from nunchi.bus.memory import MemoryBus
+from nunchi.config import Settings
 from nunchi.errors import InvalidInput
 from nunchi.jobs.kinds import (
-    DEFAULT_REGISTRY,
     ECHO,
     DiagnosticFailure,
     EchoInput,
@@ -19,6 +22,7 @@ from nunchi.jobs.kinds import (
     KindRegistry,
     echo_kind,
 )
+from nunchi.outbound import GuardedClient
 from nunchi.runtime.stage import RetryPolicy
 
 
@@ -31,12 +35,32 @@ def _run(ctx: JobContext, data: _In) -> dict[str, Any]:
 
 
 def ctx(attempt: int) -> JobContext:
-    return JobContext(job_id="0" * 32, kind="diagnostic.echo", attempt=attempt)
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    return JobContext(
+        job_id="0" * 32,
+        kind="diagnostic.echo",
+        attempt=attempt,
+        sessions=sessionmaker(),
+        bus=MemoryBus(),
+        blobs=None,
+        client=GuardedClient.from_settings(settings),
+        settings=settings,
+    )
 
 
-def test_default_registry_has_echo() -> None:
-    assert "diagnostic.echo" in DEFAULT_REGISTRY.names()
-    assert DEFAULT_REGISTRY.get("diagnostic.echo") is ECHO
+def test_the_platform_registry_has_echo_and_every_apps_kinds(tmp_path: Path) -> None:
+    from nunchi.apps import APPS
+    from nunchi.assembly import open_platform
+
+    settings = Settings(_env_file=None, data_dir=tmp_path, bus_url="memory://")  # type: ignore[call-arg]
+    platform = open_platform(settings)
+    try:
+        names = platform.core.registry.names()
+        assert "diagnostic.echo" in names and platform.core.registry.get("diagnostic.echo") is ECHO
+        assert "text.analyze" in names
+        assert {a.name for a in APPS} == {a.name for a in platform.apps}
+    finally:
+        platform.close()
 
 
 def test_unknown_kind_lists_known_ones() -> None:
@@ -60,9 +84,10 @@ def test_duplicate_registration() -> None:
 
 
 def test_copy_is_independent() -> None:
-    copy = DEFAULT_REGISTRY.copy()
+    registry = KindRegistry([ECHO])
+    copy = registry.copy()
     copy.register(JobKind("test.only", _In, _run))
-    assert "test.only" in copy and "test.only" not in DEFAULT_REGISTRY
+    assert "test.only" in copy and "test.only" not in registry
 
 
 @pytest.mark.parametrize("name", ["", "Echo", "a..b", "a-b", "1abc", "a.", ".a", "a b"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nunchi.analyzers.text.metrics import binary_metrics
+from nunchi.training.text.metrics import binary_metrics
 
 
 def test_counts_the_positive_class() -> None:

@@ -239,7 +239,7 @@ def test_everyday_chat_is_not_flagged(detector: ProfanityDetector, text: str) ->
 
 
 def test_benign_chat_lines_are_training_negatives_only() -> None:
-    from nunchi.analyzers.text.train_profanity import benign_rows
+    from nunchi.training.text.profanity import benign_rows
 
     rows = benign_rows()
     assert len(rows) >= 100

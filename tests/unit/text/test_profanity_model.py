@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from nunchi.analyzers.text.normalize import normalize
 from nunchi.analyzers.text.profanity import ProfanityDetector
-from nunchi.analyzers.text.train_profanity import (
+from nunchi.errors import InvalidInput
+from nunchi.training.text.profanity import (
     evaluate,
     load_rows,
     obfuscate,
@@ -19,7 +20,6 @@ from nunchi.analyzers.text.train_profanity import (
     split_rows,
     train,
 )
-from nunchi.errors import InvalidInput
 from tests.fixtures.services import require_service
 
 DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "curse" / "train.txt"

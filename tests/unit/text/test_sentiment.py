@@ -14,16 +14,16 @@ from nunchi.analyzers.text.sentiment import (
     SentimentResult,
     default_model_path,
 )
-from nunchi.analyzers.text.sentiment_cnn_train import CnnSettings
-from nunchi.analyzers.text.sentiment_data import read_labelled, split_nsmc
 from nunchi.analyzers.text.sentiment_features import HashedNgrams
-from nunchi.analyzers.text.train_sentiment import (
+from nunchi.errors import InvalidInput, NotFound
+from nunchi.training.text.data import read_labelled, split_nsmc
+from nunchi.training.text.sentiment import (
     balanced_bags,
     default_bags,
     evaluate,
     train,
 )
-from nunchi.errors import InvalidInput, NotFound
+from nunchi.training.text.sentiment_cnn import CnnSettings
 from tests.fixtures.services import require_service
 
 NSMC = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "nsmc"

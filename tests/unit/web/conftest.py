@@ -1,5 +1,5 @@
-"""Fixtures for the web tests: a real store (SQLite in tmp_path, migrated), a MemoryBus, the
-real JobService, WebhookService and KeyService, and apps built by the real factory."""
+"""Fixtures for the web tests: a real platform (every app, SQLite in tmp_path, migrated, a
+MemoryBus), API keys on its store, and web apps built by the real factory around it."""
 
 from __future__ import annotations
 
@@ -12,16 +12,14 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from nunchi.assembly import Platform, open_platform
 from nunchi.bus.memory import MemoryBus
 from nunchi.config import Settings
 from nunchi.jobs.kinds import KindRegistry, echo_kind
-from nunchi.jobs.service import JobService
-from nunchi.jobs.webhooks import WebhookService
 from nunchi.runtime.stage import RetryPolicy
-from nunchi.store.store import Store, open_store
+from nunchi.store.store import Store
 from nunchi.web.app import create_app
 from nunchi.web.keys import KeyService
-from nunchi.web.services import AppServices, bus_check, database_check
 
 FAST_RETRY = RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.02)
 
@@ -43,56 +41,50 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    """A migrated SQLite store of this test's own."""
-    s = open_store(make_settings(tmp_path))
-    yield s
-    s.close()
+def platform(tmp_path: Path) -> Iterator[Platform]:
+    """A real platform (every app, a migrated SQLite store, a MemoryBus) of this test's own;
+    its echo kind retries fast. Loopback callback URLs are allowed: the webhook page tests
+    deliver to a local receiver."""
+    settings = make_settings(tmp_path, outbound_allow_hosts=["127.0.0.1/32"])
+    opened = open_platform(settings, core_kinds=[echo_kind(retry=FAST_RETRY)])
+    yield opened
+    opened.close()
 
 
 @pytest.fixture
-def keys(store: Store) -> KeyService:
-    """The key service on this test's store."""
-    return KeyService(store.sessions)
+def store(platform: Platform) -> Store:
+    """The platform's store."""
+    return platform.core.store
 
 
 @pytest.fixture
-def registry() -> KindRegistry:
-    """The echo kind with quick retries (2 attempts), so failures settle fast."""
-    return KindRegistry([echo_kind(retry=FAST_RETRY)])
+def keys(platform: Platform) -> KeyService:
+    """API keys on the platform's store."""
+    return KeyService(platform.sessions)
 
 
 @pytest.fixture
-def bus() -> MemoryBus:
-    """A fresh in-memory bus."""
-    return MemoryBus()
+def registry(platform: Platform) -> KindRegistry:
+    """The platform's job kinds (the echo kind with quick retries, 2 attempts)."""
+    return platform.core.registry
 
 
 @pytest.fixture
-def services(store: Store, bus: MemoryBus, registry: KindRegistry, tmp_path: Path) -> AppServices:
-    """Real services on this test's store and bus."""
-    # Loopback callback URLs allowed: the webhook page tests deliver to a local receiver.
-    allow = make_settings(tmp_path, outbound_allow_hosts=["127.0.0.1/32"])
-    jobs = JobService(store.sessions, bus, registry, allow)
-    return AppServices(
-        jobs=jobs,
-        webhooks=WebhookService(store.sessions, bus),
-        keys=KeyService(store.sessions),
-        sessions=store.sessions,
-        bus=bus,
-        readiness={"database": database_check(store.sessions), "bus": bus_check(bus)},
-    )
+def bus(platform: Platform) -> MemoryBus:
+    """The platform's in-memory bus."""
+    assert isinstance(platform.bus, MemoryBus)
+    return platform.bus
 
 
 AppFactory = Callable[..., FastAPI]
 
 
 @pytest.fixture
-def make_app(tmp_path: Path, services: AppServices) -> AppFactory:
+def make_app(tmp_path: Path, platform: Platform) -> AppFactory:
     """Build an app with the real factory; keyword arguments override settings."""
 
     def build(**overrides: Any) -> FastAPI:
-        return create_app(make_settings(tmp_path, **overrides), services=services)
+        return create_app(make_settings(tmp_path, **overrides), platform=platform)
 
     return build
 

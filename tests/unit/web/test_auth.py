@@ -47,7 +47,7 @@ def test_scopes_and_their_implications(
     make_app: AppFactory, granted: list[str], allowed: set[str]
 ) -> None:
     app = _app(make_app)
-    _, plaintext = app.state.keys.create("k", granted)
+    _, plaintext = app.state.web.keys.create("k", granted)
     auth = {"Authorization": f"Bearer {plaintext}"}
     with TestClient(app, raise_server_exceptions=False, base_url="http://localhost") as c:
         for scope in ("admin", "submit", "read"):
@@ -60,11 +60,11 @@ def test_scopes_and_their_implications(
 
 def test_revoked_key_is_refused(make_app: AppFactory) -> None:
     app = _app(make_app)
-    info, plaintext = app.state.keys.create("gone", ["admin"])
+    info, plaintext = app.state.web.keys.create("gone", ["admin"])
     auth = {"Authorization": f"Bearer {plaintext}"}
     with TestClient(app, raise_server_exceptions=False, base_url="http://localhost") as c:
         assert c.get("/api/v1/probe/read", headers=auth).status_code == 200
-        app.state.keys.revoke(info.id)
+        app.state.web.keys.revoke(info.id)
         r = c.get("/api/v1/probe/read", headers=auth)
         assert r.status_code == 401
         assert r.json()["error"]["code"] == "unauthorized"
@@ -73,7 +73,7 @@ def test_revoked_key_is_refused(make_app: AppFactory) -> None:
 
 def test_other_schemes_count_as_missing(make_app: AppFactory) -> None:
     app = _app(make_app)
-    _, plaintext = app.state.keys.create("k", ["admin"])
+    _, plaintext = app.state.web.keys.create("k", ["admin"])
     with TestClient(app, raise_server_exceptions=False, base_url="http://localhost") as c:
         r = c.get("/api/v1/probe/read", headers={"Authorization": f"Basic {plaintext}"})
         assert r.status_code == 401

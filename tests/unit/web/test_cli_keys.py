@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from nunchi.cli import app
+from nunchi.cli import build
 from nunchi.config import Settings, get_settings
 from nunchi.store.store import open_store
 from nunchi.web.keys import KEY_PATTERN, KeyService
+
+app = build()
 
 
 @pytest.fixture
@@ -56,11 +58,11 @@ def test_create_prints_the_key_once_then_list_and_revoke(data_dir: Path) -> None
 
 def test_bad_scope_is_a_clear_error(data_dir: Path) -> None:
     r = CliRunner().invoke(app, ["keys", "create", "--name", "x", "--scope", "root"])
-    assert r.exit_code == 1
+    assert r.exit_code == 2  # the caller's mistake
     assert "unknown scope 'root'" in r.output and "admin, submit, read" in r.output
 
 
 def test_revoking_an_unknown_key_fails(data_dir: Path) -> None:
     r = CliRunner().invoke(app, ["keys", "revoke", "ffffffffff"])
-    assert r.exit_code == 1
+    assert r.exit_code == 2
     assert "no API key" in r.output

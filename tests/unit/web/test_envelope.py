@@ -186,7 +186,7 @@ def test_wrong_key_is_401(c: TestClient) -> None:
 
 
 def test_key_without_scope_is_403(c: TestClient, app: FastAPI) -> None:
-    _, plaintext = app.state.keys.create("reader", ["read"])
+    _, plaintext = app.state.web.keys.create("reader", ["read"])
     r = c.get("/api/v1/probe/admin", headers={"Authorization": f"Bearer {plaintext}"})
     err = _error(r, 403, "forbidden")
     assert "'admin'" in err["message"] and "reader" in err["message"]

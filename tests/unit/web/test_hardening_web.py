@@ -18,12 +18,13 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from nunchi.apps.text import TextAnalysisService, TextLimits
+from nunchi.assembly import Platform
 from nunchi.bus import open_configured_bus
 from nunchi.config import Settings
 from nunchi.errors import Busy, InvalidInput, PayloadTooLarge
 from nunchi.store.store import open_store
+from nunchi.web.keys import KeyService
 from nunchi.web.origin import HostCheckMiddleware, host_allowed
-from nunchi.web.services import AppServices
 
 from .conftest import AppFactory
 from .support import csrf_headers, log_in, page_csrf
@@ -119,12 +120,12 @@ CROSS_SITE = [
 
 @pytest.mark.parametrize("headers", CROSS_SITE)
 def test_keyless_api_refuses_cross_site_changes(
-    open_client: TestClient, services: AppServices, headers: dict[str, str]
+    open_client: TestClient, platform: Platform, headers: dict[str, str]
 ) -> None:
     """A cross-site auto-submitted form (no key needed in keyless mode) changes nothing."""
     r = open_client.post("/api/v1/jobs", json={"kind": "diagnostic.echo"}, headers=headers)
     assert r.status_code == 403 and "cross-site" in r.json()["error"]["message"]
-    assert services.jobs is not None and services.jobs.list().items == []
+    assert platform.jobs is not None and platform.jobs.list().items == []
 
 
 @pytest.mark.parametrize(
@@ -148,11 +149,10 @@ def test_keyless_api_takes_changes_from_this_site_and_from_non_browsers(
 
 
 def test_a_planted_csrf_cookie_does_not_act_for_a_logged_in_admin(
-    services: AppServices, client: TestClient
+    keys: KeyService, platform: Platform, client: TestClient
 ) -> None:
-    assert services.keys is not None and services.jobs is not None
-    job = services.jobs.submit("diagnostic.echo", {})
-    assert log_in(client, services.keys.create("admin", ["admin"])[1]).status_code == 303
+    job = platform.jobs.submit("diagnostic.echo", {})
+    assert log_in(client, keys.create("admin", ["admin"])[1]).status_code == 303
     planted = "p" * 43  # what a page on another port of this host could set
     client.cookies.set("nunchi_csrf", planted)
     r = client.post(f"/jobs/{job.id}/retry", data={"csrf_token": planted})
@@ -161,9 +161,10 @@ def test_a_planted_csrf_cookie_does_not_act_for_a_logged_in_admin(
     assert real.status_code == 409  # the token of the session is taken (the job is queued)
 
 
-def test_login_from_another_site_is_refused(services: AppServices, client: TestClient) -> None:
-    assert services.keys is not None
-    _, key = services.keys.create("attacker", ["read"])
+def test_login_from_another_site_is_refused(
+    keys: KeyService, platform: Platform, client: TestClient
+) -> None:
+    _, key = keys.create("attacker", ["read"])
     form = {"key": key, "csrf_token": page_csrf(client, "/login"), "next": "/jobs"}
     r = client.post(
         "/login", data=form, headers={"Origin": "http://evil.example"}, follow_redirects=False
@@ -191,10 +192,9 @@ def test_language_links_stay_on_this_site(open_client: TestClient) -> None:
     ],
 )
 def test_login_next_is_normalised(
-    services: AppServices, client: TestClient, target: str, lands: str
+    keys: KeyService, platform: Platform, client: TestClient, target: str, lands: str
 ) -> None:
-    assert services.keys is not None
-    r = log_in(client, services.keys.create("k", ["read"])[1], target)
+    r = log_in(client, keys.create("k", ["read"])[1], target)
     assert r.status_code == 303 and r.headers["location"] == lands
 
 
@@ -221,7 +221,7 @@ def test_analysis_while_waiting_is_bounded_in_concurrency() -> None:
 
 
 def test_the_api_answers_a_maximal_request_at_once_with_413(open_client: TestClient) -> None:
-    r = open_client.post("/api/v1/analyze/text", json={"texts": ["a" * 5000] * 1000})
+    r = open_client.post("/api/v1/text/analyze", json={"texts": ["a" * 5000] * 1000})
     assert r.status_code == 413 and "text.analyze" in r.json()["error"]["message"]
 
 
@@ -298,4 +298,3 @@ def test_access_log_lines_carry_no_query_strings() -> None:
     )  # fmt: skip
     assert _NoQueryStrings().filter(record)
     assert "nk_secret" not in record.getMessage() and "/api/v1/jobs?…" in record.getMessage()
-

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+from nunchi.assembly import Platform
 from nunchi.errors import BusUnavailable, InvalidInput
-from nunchi.web.services import AppServices
 
 from .conftest import AppFactory
 
@@ -17,12 +17,14 @@ def test_healthz_needs_nothing(open_client: TestClient) -> None:
     assert r.json()["status"] == "ok"
 
 
-def test_healthz_works_without_any_service(make_app: AppFactory) -> None:
+def test_healthz_works_before_the_platform_is_open(make_app: AppFactory) -> None:
     from nunchi.web.app import create_app
 
-    app = create_app(make_app().state.settings, services=AppServices())
-    with TestClient(app, base_url="http://localhost") as c:
-        assert c.get("/healthz").status_code == 200
+    app = create_app(make_app().state.settings)  # opened at startup: not entered here
+    c = TestClient(app, base_url="http://localhost", raise_server_exceptions=False)
+    assert c.get("/healthz").status_code == 200
+    starting = c.get("/readyz")
+    assert starting.status_code == 503 and "starting" in starting.json()["error"]["message"]
 
 
 def test_readyz_ok_runs_database_and_bus_checks(client: TestClient) -> None:
@@ -31,12 +33,13 @@ def test_readyz_ok_runs_database_and_bus_checks(client: TestClient) -> None:
     assert r.json()["checks"] == {"bus": "ok", "database": "ok"}
 
 
-def test_readyz_names_the_failed_check(services: AppServices, make_app: AppFactory) -> None:
+def test_readyz_names_the_failed_check(make_app: AppFactory) -> None:
     def bus_down() -> None:
         raise BusUnavailable("cannot reach kafka://127.0.0.1:1")
 
-    services.readiness = {**services.readiness, "bus": bus_down}
-    with TestClient(make_app(), base_url="http://localhost") as c:
+    app = make_app()
+    app.state.web.readiness["bus"] = bus_down
+    with TestClient(app, base_url="http://localhost") as c:
         r = c.get("/readyz")
     assert r.status_code == 503
     body = r.json()
@@ -48,17 +51,17 @@ def test_readyz_names_the_failed_check(services: AppServices, make_app: AppFacto
     assert body["error"]["request_id"] == r.headers["x-request-id"]
 
 
-def test_readyz_fails_when_the_database_is_gone(
-    services: AppServices, make_app: AppFactory
-) -> None:
+def test_readyz_fails_when_the_database_is_gone(platform: Platform, make_app: AppFactory) -> None:
     from sqlalchemy.orm import sessionmaker
 
     from nunchi.store.db import create_engine_for
-    from nunchi.web.services import database_check
+    from nunchi.web.deps import readiness_checks
 
     engine = create_engine_for("postgresql+psycopg://nobody@127.0.0.1:1/none")
-    services.readiness = {**services.readiness, "database": database_check(sessionmaker(engine))}
-    with TestClient(make_app(), base_url="http://localhost") as c:
+    app = make_app()
+    gone = readiness_checks(sessionmaker(engine), platform.bus)
+    app.state.web.readiness["database"] = gone["database"]
+    with TestClient(app, base_url="http://localhost") as c:
         r = c.get("/readyz")
     assert r.status_code == 503
     assert r.json()["checks"]["database"].startswith("failed")

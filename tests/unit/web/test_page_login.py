@@ -8,8 +8,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from fastapi.testclient import TestClient
 
+from nunchi.assembly import Platform
+from nunchi.web.keys import KeyService
 from nunchi.web.origin import is_loopback_host
-from nunchi.web.services import AppServices
 
 from .conftest import AppFactory
 from .support import log_in
@@ -50,10 +51,9 @@ def test_loopback_hosts(host: str, expected: bool) -> None:
 
 
 def test_beyond_loopback_pages_send_browsers_to_the_login(
-    services: AppServices, make_app: AppFactory
+    keys: KeyService, platform: Platform, make_app: AppFactory
 ) -> None:
-    assert services.keys is not None
-    job = services.jobs.submit("diagnostic.echo", {"payload": "비밀 내용"})
+    job = platform.jobs.submit("diagnostic.echo", {"payload": "비밀 내용"})
     with TestClient(
         make_app(host="0.0.0.0"), raise_server_exceptions=False, base_url="http://localhost"
     ) as c:
@@ -84,7 +84,7 @@ def test_beyond_loopback_pages_send_browsers_to_the_login(
         assert c.get("/static/nunchi.css").status_code == 200
         assert c.get("/api/v1/jobs").status_code == 401
 
-        _, key = services.keys.create("reader", ["read"])
+        _, key = keys.create("reader", ["read"])
         _log_in(c, key)
         r = c.get(f"/jobs/{job.id}", headers=HTML)
         assert r.status_code == 200 and "비밀 내용" in r.text

@@ -1,4 +1,4 @@
-"""The pages: Korean by default, English on request, escaped, backed by the real services."""
+"""The pages: Korean by default, English on request, escaped, backed by the real platform."""
 
 from __future__ import annotations
 
@@ -9,13 +9,14 @@ from contextlib import contextmanager
 import pytest
 from fastapi.testclient import TestClient
 
+from nunchi.assembly import Platform
 from nunchi.bus.memory import MemoryBus
 from nunchi.jobs.kinds import KindRegistry
 from nunchi.jobs.service import JobService
 from nunchi.jobs.stages import job_stages
 from nunchi.runtime.worker import Worker
+from nunchi.web.keys import KeyService
 from nunchi.web.pages.jobs import PAGE_SIZE
-from nunchi.web.services import AppServices
 
 from .conftest import AppFactory, wait_for
 from .support import csrf_headers, log_in, log_out
@@ -47,14 +48,21 @@ def _csrf(c: TestClient) -> dict[str, str]:
     return csrf_headers(c)
 
 
-def test_root_redirects_to_jobs(open_client: TestClient) -> None:
-    r = open_client.get("/", follow_redirects=False)
-    assert r.status_code in (302, 307)
-    assert r.headers["location"] == "/jobs"
+def test_home_shows_every_app_and_the_navigation(
+    platform: Platform, open_client: TestClient
+) -> None:
+    page = open_client.get("/", headers={"Accept": "text/html"})
+    assert page.status_code == 200
+    for app in platform.apps:
+        assert f'data-app="{app.name}"' in page.text and app.title["ko"] in page.text
+        if app.path:
+            assert f'href="{app.path}"' in page.text.split("<main", 1)[0]  # in the nav bar
+    english = open_client.get("/?lang=en").text
+    assert all(app.title["en"] in english for app in platform.apps)
 
 
-def test_jobs_page_is_korean_by_default(services: AppServices, open_client: TestClient) -> None:
-    services.jobs.submit("diagnostic.echo", {"payload": 1})
+def test_jobs_page_is_korean_by_default(platform: Platform, open_client: TestClient) -> None:
+    platform.jobs.submit("diagnostic.echo", {"payload": 1})
     r = open_client.get("/jobs")
     assert r.status_code == 200
     assert '<html lang="ko">' in r.text
@@ -63,8 +71,8 @@ def test_jobs_page_is_korean_by_default(services: AppServices, open_client: Test
     assert r.headers["content-security-policy"].startswith("default-src 'self'")
 
 
-def test_english_by_query_then_cookie(services: AppServices, open_client: TestClient) -> None:
-    services.jobs.submit("diagnostic.echo", {"payload": 1})
+def test_english_by_query_then_cookie(platform: Platform, open_client: TestClient) -> None:
+    platform.jobs.submit("diagnostic.echo", {"payload": 1})
     r = open_client.get("/jobs?lang=en")
     assert '<html lang="en">' in r.text
     assert r.cookies.get("nunchi_lang") == "en"
@@ -87,8 +95,8 @@ def test_language_switch_links_keep_the_filters(open_client: TestClient) -> None
     assert 'href="?kind=diagnostic.echo&amp;lang=en"' in text
 
 
-def test_untrusted_text_is_escaped(services: AppServices, open_client: TestClient) -> None:
-    job = services.jobs.submit("diagnostic.echo", {"payload": XSS})
+def test_untrusted_text_is_escaped(platform: Platform, open_client: TestClient) -> None:
+    job = platform.jobs.submit("diagnostic.echo", {"payload": XSS})
     detail = open_client.get(f"/jobs/{job.id}").text
     assert XSS not in detail
     assert "&lt;script&gt;alert(" in detail
@@ -96,8 +104,8 @@ def test_untrusted_text_is_escaped(services: AppServices, open_client: TestClien
     assert XSS not in reflected and '"><img' not in reflected
 
 
-def test_filters_and_cursor_pagination(services: AppServices, open_client: TestClient) -> None:
-    ids = [services.jobs.submit("diagnostic.echo", {"payload": i}).id for i in range(PAGE_SIZE + 5)]
+def test_filters_and_cursor_pagination(platform: Platform, open_client: TestClient) -> None:
+    ids = [platform.jobs.submit("diagnostic.echo", {"payload": i}).id for i in range(PAGE_SIZE + 5)]
     first = open_client.get("/jobs")
     links = re.findall(r'href="/jobs/([0-9a-f]{32})"', first.text)
     assert links == list(reversed(ids))[:PAGE_SIZE]  # newest first
@@ -118,9 +126,9 @@ def test_unknown_status_filter_is_a_clear_error(open_client: TestClient) -> None
 
 
 def test_failed_job_detail_and_retry_without_auth(
-    services: AppServices, bus: MemoryBus, registry: KindRegistry, open_client: TestClient
+    platform: Platform, bus: MemoryBus, registry: KindRegistry, open_client: TestClient
 ) -> None:
-    jobs = services.jobs
+    jobs = platform.jobs
     job = jobs.submit("diagnostic.echo", {"fail_attempts": 9})
     settle(jobs, bus, registry, [job.id])
     page = open_client.get(f"/jobs/{job.id}").text
@@ -145,11 +153,9 @@ def test_failed_job_detail_and_retry_without_auth(
 
 
 def test_retry_needs_a_logged_in_key_when_auth_is_on(
-    services: AppServices, bus: MemoryBus, registry: KindRegistry, client: TestClient
+    keys: KeyService, platform: Platform, bus: MemoryBus, registry: KindRegistry, client: TestClient
 ) -> None:
-    jobs = services.jobs
-    keys = services.keys
-    assert keys is not None
+    jobs = platform.jobs
     job = jobs.submit("diagnostic.echo", {"fail_attempts": 9})
     settle(jobs, bus, registry, [job.id])
     headers = _csrf(client)
@@ -182,9 +188,10 @@ def test_retry_needs_a_logged_in_key_when_auth_is_on(
     assert "operator-kim" not in client.get("/jobs").text
 
 
-def test_login_never_redirects_off_site(services: AppServices, client: TestClient) -> None:
-    assert services.keys is not None
-    _, key = services.keys.create("k", ["admin"])
+def test_login_never_redirects_off_site(
+    keys: KeyService, platform: Platform, client: TestClient
+) -> None:
+    _, key = keys.create("k", ["admin"])
     for target in ("//evil.example/x", "https://evil.example/", "/\\evil", "/.//evil.example/"):
         r = log_in(client, key, target)
         assert r.headers["location"] in ("/", "/evil.example"), target
@@ -192,9 +199,9 @@ def test_login_never_redirects_off_site(services: AppServices, client: TestClien
 
 
 def test_batch_page_counts_and_retry_failed(
-    services: AppServices, bus: MemoryBus, registry: KindRegistry, open_client: TestClient
+    platform: Platform, bus: MemoryBus, registry: KindRegistry, open_client: TestClient
 ) -> None:
-    jobs = services.jobs
+    jobs = platform.jobs
     items = [{"payload": 1}, {"fail_attempts": 9}, {"fail_attempts": 9}]
     batch = jobs.submit_batch("diagnostic.echo", items)
     ids = [j.id for j in jobs.list(batch=batch.id).items]
@@ -216,9 +223,9 @@ def test_unknown_job_and_batch_are_404_pages(open_client: TestClient) -> None:
 
 
 def test_ops_page_shows_worker_stats_and_counts(
-    services: AppServices, bus: MemoryBus, registry: KindRegistry, make_app: AppFactory
+    platform: Platform, bus: MemoryBus, registry: KindRegistry, make_app: AppFactory
 ) -> None:
-    jobs = services.jobs
+    jobs = platform.jobs
     ok = jobs.submit("diagnostic.echo", {"payload": 1})
     bad = jobs.submit("diagnostic.echo", {"fail_attempts": 9})
     # no periodic lag refresh during the test: the lag shown must come from the commits
@@ -226,7 +233,7 @@ def test_ops_page_shows_worker_stats_and_counts(
         wait_for(lambda: jobs.get(bad.id).status == "failed" and jobs.get(ok.id).status != "queued")
         # a job is final before its record is committed; then the lag falls to 0
         wait_for(lambda: worker.stats()["jobs.diagnostic.echo"].lag == 0)
-        services.worker_stats = worker.stats
+        platform.worker = worker
         with TestClient(make_app(auth_disabled=True), base_url="http://localhost") as c:
             page = c.get("/ops?lang=en").text
             assert 'hx-get="/ops/panel"' in page and 'hx-trigger="every 5s"' in page

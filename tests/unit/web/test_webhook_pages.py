@@ -13,17 +13,18 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from nunchi.assembly import Platform
 from nunchi.bus.memory import MemoryBus
 from nunchi.config import Settings
 from nunchi.jobs.kinds import KindRegistry
 from nunchi.jobs.stages import job_stages
-from nunchi.jobs.webhooks import AttemptOutcome, WebhookDeliverer, WebhookRequest, webhook_stage
-from nunchi.runtime.outbound import GuardedClient
+from nunchi.outbound import GuardedClient
 from nunchi.runtime.worker import Worker
 from nunchi.store.store import Store
 from nunchi.store.types import utcnow
+from nunchi.web.keys import KeyService
 from nunchi.web.pages.webhooks import PAGE_SIZE
-from nunchi.web.services import AppServices
+from nunchi.webhooks import AttemptOutcome, WebhookDeliverer, WebhookRequest, webhook_stage
 from tests.integration.webhooks.receiver import Reply, running_receiver
 
 from .conftest import AppFactory, make_settings, wait_for
@@ -58,7 +59,7 @@ Pipeline = Callable[[], AbstractContextManager[Worker]]
 
 @pytest.fixture
 def running_pipeline(
-    services: AppServices,
+    platform: Platform,
     bus: MemoryBus,
     registry: KindRegistry,
     store: Store,
@@ -71,7 +72,7 @@ def running_pipeline(
     @contextmanager
     def run() -> Iterator[Worker]:
         webhooks = webhook_stage(store.sessions, guarded, hook_settings)
-        stages = [*job_stages(services.jobs, registry), webhooks]
+        stages = [*job_stages(platform.jobs, registry), webhooks]
         worker = Worker(bus, stages, poll_timeout=0.05, lag_interval=0.1)
         worker.start()
         try:
@@ -100,9 +101,9 @@ def _stored(deliverer: WebhookDeliverer, *, fail: bool = False, url: str = "") -
 
 
 def test_job_webhook_fails_then_redelivered_from_the_page(
-    services: AppServices, running_pipeline: Pipeline, open_client: TestClient
+    platform: Platform, running_pipeline: Pipeline, open_client: TestClient
 ) -> None:
-    jobs, hooks = services.jobs, services.webhooks
+    jobs, hooks = platform.jobs, platform.webhooks
     script = [Reply(500, XSS.encode())]
     with running_receiver(script, default=Reply(200, b"thanks")) as receiver:
         url = receiver.url("/hook?note=" + XSS)
@@ -157,9 +158,9 @@ def test_job_webhook_fails_then_redelivered_from_the_page(
 
 
 def test_batch_page_lists_its_webhook(
-    services: AppServices, running_pipeline: Pipeline, open_client: TestClient
+    platform: Platform, running_pipeline: Pipeline, open_client: TestClient
 ) -> None:
-    jobs, hooks = services.jobs, services.webhooks
+    jobs, hooks = platform.jobs, platform.webhooks
     with running_receiver() as receiver, running_pipeline():
         batch = jobs.submit_batch("diagnostic.echo", [{"payload": 1}], receiver.url())
         wait_for(lambda: hooks.counts()["delivered"] == 1)
@@ -170,10 +171,8 @@ def test_batch_page_lists_its_webhook(
     assert f'href="/batches/{batch.id}"' in detail
 
 
-def test_no_webhook_section_without_a_callback(
-    services: AppServices, open_client: TestClient
-) -> None:
-    job = services.jobs.submit("diagnostic.echo", {"payload": 1})
+def test_no_webhook_section_without_a_callback(platform: Platform, open_client: TestClient) -> None:
+    job = platform.jobs.submit("diagnostic.echo", {"payload": 1})
     page = open_client.get(f"/jobs/{job.id}").text
     assert "<h2>웹훅</h2>" not in page
     assert "/webhooks/" not in page.replace('href="/webhooks"', "")
@@ -225,10 +224,9 @@ def test_bad_status_unknown_and_malformed_ids(open_client: TestClient) -> None:
 
 
 def test_redeliver_needs_an_admin_session_when_auth_is_on(
-    services: AppServices, deliverer: WebhookDeliverer, client: TestClient
+    keys: KeyService, platform: Platform, deliverer: WebhookDeliverer, client: TestClient
 ) -> None:
-    keys, hooks = services.keys, services.webhooks
-    assert keys is not None
+    hooks = platform.webhooks
     delivery_id = _stored(deliverer, fail=True)
     post = f"/webhooks/{delivery_id}/redeliver"
     headers = _csrf(client)
@@ -258,14 +256,12 @@ def test_redeliver_needs_an_admin_session_when_auth_is_on(
 
 
 def test_beyond_loopback_deliveries_need_an_admin_key_as_in_the_api(
-    services: AppServices, deliverer: WebhookDeliverer, make_app: AppFactory
+    keys: KeyService, platform: Platform, deliverer: WebhookDeliverer, make_app: AppFactory
 ) -> None:
     """Deliveries carry receiver URLs (often with tokens) and payloads: where the pages need
     a login, a read-only key sees jobs but not deliveries, as the API's delivery routes."""
-    keys = services.keys
-    assert keys is not None
     secret_url = "https://hooks.example/h?token=SECRET-TOKEN"
-    job = services.jobs.submit("diagnostic.echo", {"payload": 1}, callback_url=secret_url)
+    job = platform.jobs.submit("diagnostic.echo", {"payload": 1}, callback_url=secret_url)
     delivery_id = deliverer.enqueue(
         WebhookRequest(
             f"evt_{uuid.uuid4().hex}",
@@ -278,6 +274,7 @@ def test_beyond_loopback_deliveries_need_an_admin_key_as_in_the_api(
     with TestClient(
         make_app(host="0.0.0.0"), raise_server_exceptions=False, base_url="http://localhost"
     ) as c:
+
         def log_in_as(key: str) -> None:
             assert log_in(c, key).status_code == 303
 

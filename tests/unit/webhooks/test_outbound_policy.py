@@ -10,7 +10,7 @@ import pytest
 
 from nunchi.config import Settings
 from nunchi.errors import InvalidInput, OutboundBlocked, PermanentError
-from nunchi.runtime.outbound import OutboundPolicy, blocked_reason, check_url
+from nunchi.outbound import OutboundPolicy, blocked_reason, check_url
 
 
 def resolving_to(*addresses: str) -> OutboundPolicy:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from nunchi.errors import PermanentError
-from nunchi.jobs.webhooks import WebhookRequest, build_body, parse_request
+from nunchi.webhooks import WebhookRequest, build_body, parse_request
 
 
 def test_a_request_round_trips_through_its_message() -> None:

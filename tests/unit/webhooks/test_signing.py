@@ -13,8 +13,8 @@ from pydantic import SecretStr
 
 from nunchi.config import Settings
 from nunchi.errors import InvalidInput, Unauthorized
-from nunchi.jobs.webhooks import generate_secret, load_secret, sign, signed_headers, verify
-from nunchi.jobs.webhooks.signing import SECRET_FILE, secret_key
+from nunchi.webhooks import generate_secret, load_secret, sign, signed_headers, verify
+from nunchi.webhooks.signing import SECRET_FILE, secret_key
 
 # The test vector published with the Standard Webhooks reference libraries.
 VECTOR_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

@@ -1,4 +1,5 @@
-"""Text analysis as a service: the text analyzers loaded once and shared by API, CLI and stages."""
+"""The text app: the text analyzers loaded once and shared by its API, page, job kind and
+command (:data:`TEXT_APP`)."""
 
 from nunchi.apps.text.service import TASKS, TextAnalysisService, TextLimits, TextTask
 

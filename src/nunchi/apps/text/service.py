@@ -47,6 +47,12 @@ class TextAnalysisService:
         self._lock = threading.Lock()
         self._models: dict[str, Any] = {}
         self._turns = threading.BoundedSemaphore(self.limits.concurrency)
+        self._analysed = 0
+
+    @property
+    def analysed(self) -> int:
+        """Texts this process has analysed (the figure on the app's home card)."""
+        return self._analysed
 
     def _model(self, task: str) -> Any:
         with self._lock:
@@ -113,6 +119,8 @@ class TextAnalysisService:
         return self._run(texts, self.check(texts, tasks))
 
     def _run(self, texts: Sequence[str], chosen: Sequence[str]) -> list[dict[str, Any]]:
+        with self._lock:
+            self._analysed += len(texts)
         out: list[dict[str, Any]] = [{"text": t} for t in texts]
         if "sentiment" in chosen:
             for row, s in zip(out, self._model("sentiment").score_batch(texts), strict=True):

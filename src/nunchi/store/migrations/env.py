@@ -1,4 +1,5 @@
-"""Alembic environment: migrates ``Base.metadata`` with every model module imported.
+"""Alembic environment: migrates ``Base.metadata`` with the schema's model modules imported
+(``config.attributes["model_modules"]``, set by :func:`nunchi.store.db.alembic_config`).
 
 Run by :func:`nunchi.store.db.migrate`, which passes an open connection in
 ``config.attributes["connection"]``; without one, a connection is made from the
@@ -14,7 +15,7 @@ from sqlalchemy import Connection, create_engine
 from nunchi.store.base import Base
 from nunchi.store.db import import_models
 
-import_models()  # every model module, so the metadata is complete
+import_models(context.config.attributes.get("model_modules", ()))
 target_metadata = Base.metadata
 
 

@@ -10,9 +10,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from nunchi.errors import InvalidInput
+from nunchi.jobs.service import JobService
+from nunchi.web.deps import Jobs
 from nunchi.web.pages.rendering import (
     PAGE_SIZE,
-    app_service,
     is_htmx,
     query_filter,
     render,
@@ -25,17 +26,20 @@ from nunchi.web.pages.webhooks import subject_deliveries
 __all__ = ["PAGE_SIZE", "jobs_pages_router"]
 
 
-def _job_context(request: Request, job_id: str, flash: dict[str, str] | None) -> dict[str, Any]:
+def _job_context(
+    request: Request, jobs: JobService, job_id: str, flash: dict[str, str] | None
+) -> dict[str, Any]:
     """Everything a job's page (or its refreshed fragment) shows (blocking: the store)."""
     private = may_read(request, WEBHOOKS_SCOPE)
-    job = job_view(app_service(request, "jobs").get(job_id).for_reader(private))
+    job = job_view(jobs.get(job_id).for_reader(private))
     webhooks = subject_deliveries(request, job["id"], job["callback_url"])
     return {"job": job, "webhooks": webhooks, "flash": flash}
 
 
-def _batch_context(request: Request, batch_id: str, flash: dict[str, str] | None) -> dict[str, Any]:
+def _batch_context(
+    request: Request, service: JobService, batch_id: str, flash: dict[str, str] | None
+) -> dict[str, Any]:
     """Everything a batch's page (or its refreshed fragment) shows (blocking: the store)."""
-    service = app_service(request, "jobs")
     private = may_read(request, WEBHOOKS_SCOPE)
     batch = batch_view(service.get_batch(batch_id).for_reader(private))
     page = page_view(service.list(batch=batch_id, limit=PAGE_SIZE).for_reader(private))
@@ -47,13 +51,10 @@ def jobs_pages_router() -> APIRouter:
     """Routes of the job, batch and retry pages."""
     router = APIRouter(include_in_schema=False)
 
-    @router.get("/")
-    def home() -> Response:
-        return RedirectResponse("/jobs", status_code=302)
-
     @router.get("/jobs")
     def jobs_page(
         request: Request,
+        jobs: Jobs,
         status: str | None = None,
         kind: str | None = None,
         batch: str | None = None,
@@ -68,7 +69,7 @@ def jobs_pages_router() -> APIRouter:
             raise InvalidInput(
                 f"unknown status {filters['status']!r}; choose one of {', '.join(JOB_STATUSES)}"
             )
-        page = app_service(request, "jobs").list(
+        page = jobs.list(
             status=filters["status"],
             kind=filters["kind"],
             batch=filters["batch"],
@@ -85,36 +86,33 @@ def jobs_pages_router() -> APIRouter:
         return render(request, "jobs.html", context)
 
     @router.get("/jobs/{job_id}")
-    def job_page(request: Request, job_id: str) -> Response:
-        return render(request, "job.html", _job_context(request, job_id, None))
+    def job_page(request: Request, jobs: Jobs, job_id: str) -> Response:
+        return render(request, "job.html", _job_context(request, jobs, job_id, None))
 
     @router.post("/jobs/{job_id}/retry")
-    async def retry_job(request: Request, job_id: str) -> Response:
+    async def retry_job(request: Request, jobs: Jobs, job_id: str) -> Response:
         await check_csrf(request)
         actor = page_actor(request)
-        service = app_service(request, "jobs")
-        await run_in_threadpool(service.retry, job_id, actor.name)
+        await run_in_threadpool(jobs.retry, job_id, actor.name)
         if not is_htmx(request):
             return RedirectResponse(f"/jobs/{job_id}", status_code=303)
         flash = {"kind": "ok", "text": translator(request)("job.retried")}
-        context = await run_in_threadpool(_job_context, request, job_id, flash)
+        context = await run_in_threadpool(_job_context, request, jobs, job_id, flash)
         return render(request, "_job_body.html", context)
 
     @router.get("/batches/{batch_id}")
-    def batch_page(request: Request, batch_id: str) -> Response:
-        return render(request, "batch.html", _batch_context(request, batch_id, None))
+    def batch_page(request: Request, jobs: Jobs, batch_id: str) -> Response:
+        return render(request, "batch.html", _batch_context(request, jobs, batch_id, None))
 
     @router.post("/batches/{batch_id}/retry-failed")
-    async def retry_batch(request: Request, batch_id: str) -> Response:
+    async def retry_batch(request: Request, jobs: Jobs, batch_id: str) -> Response:
         await check_csrf(request)
         actor = page_actor(request)
-        service = app_service(request, "jobs")
-        retried = await run_in_threadpool(service.retry_failed, batch_id, actor.name)
+        count = await run_in_threadpool(jobs.retry_failed, batch_id, actor.name)
         if not is_htmx(request):
             return RedirectResponse(f"/batches/{batch_id}", status_code=303)
-        count = getattr(retried, "retried", retried)  # an int, or a RetriedCount
         flash = {"kind": "ok", "text": translator(request)("batch.retried", n=count)}
-        context = await run_in_threadpool(_batch_context, request, batch_id, flash)
+        context = await run_in_threadpool(_batch_context, request, jobs, batch_id, flash)
         return render(request, "_batch_body.html", context)
 
     return router

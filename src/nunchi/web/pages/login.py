@@ -11,8 +11,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from nunchi.errors import Unauthorized
-from nunchi.web.keys import KeyService
-from nunchi.web.pages.rendering import app_service, render, translator
+from nunchi.web.deps import Keys
+from nunchi.web.pages.rendering import render, translator
 from nunchi.web.pages.security import (
     SESSION_COOKIE,
     SESSION_TTL,
@@ -54,13 +54,12 @@ def login_pages_router() -> APIRouter:
         return render(request, "login.html", {"next": safe_next(next), "problem": None})
 
     @router.post("/login")
-    async def login(request: Request) -> Response:
+    async def login(request: Request, keys: Keys) -> Response:
         await check_csrf(request)
         form = await request.form()
         key = form.get("key")
         target = form.get("next")
         target_path = safe_next(target if isinstance(target, str) else None)
-        keys: KeyService = app_service(request, "keys")
         t = translator(request)
         problem: str | None = None
         if not isinstance(key, str) or not key.strip():
@@ -87,11 +86,11 @@ def login_pages_router() -> APIRouter:
         return response
 
     @router.post("/logout")
-    async def logout(request: Request) -> Response:
+    async def logout(request: Request, keys: Keys) -> Response:
         await check_csrf(request)
         token = request.cookies.get(SESSION_COOKIE)
         if token:
-            await run_in_threadpool(app_service(request, "keys").close_session, token)
+            await run_in_threadpool(keys.close_session, token)
         response = RedirectResponse("/jobs", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response

@@ -9,6 +9,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from nunchi.assembly import Platform
+from nunchi.web.deps import PlatformDep
 from nunchi.web.pages.rendering import render
 from nunchi.web.pages.views import count_table, stage_rows
 
@@ -17,16 +19,13 @@ __all__ = ["REFRESH_SECONDS", "ops_pages_router"]
 REFRESH_SECONDS = 5
 
 
-def _panel(request: Request) -> dict[str, Any]:
-    provider = getattr(request.app.state, "worker_stats", None)
-    jobs = getattr(request.app.state, "jobs", None)
-    webhooks = getattr(request.app.state, "webhooks", None)
+def _panel(platform: Platform) -> dict[str, Any]:
     return {
-        "has_worker": provider is not None,
-        "stages": stage_rows(provider() if provider is not None else None),
-        "has_jobs": jobs is not None,
-        "counts": count_table(jobs.counts() if jobs is not None else {}),
-        "webhook_counts": webhooks.counts() if webhooks is not None else None,
+        "has_worker": platform.worker is not None,
+        "stages": stage_rows(platform.stats()),
+        "has_jobs": True,
+        "counts": count_table(platform.jobs.counts()),
+        "webhook_counts": platform.webhooks.counts(),
         "updated_at": datetime.now(UTC),
         "refresh_seconds": REFRESH_SECONDS,
     }
@@ -37,11 +36,11 @@ def ops_pages_router() -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
     @router.get("/ops")
-    def ops_page(request: Request) -> Response:
-        return render(request, "ops.html", _panel(request))
+    def ops_page(request: Request, platform: PlatformDep) -> Response:
+        return render(request, "ops.html", _panel(platform))
 
     @router.get("/ops/panel")
-    def ops_panel(request: Request) -> Response:
-        return render(request, "_ops_panel.html", _panel(request))
+    def ops_panel(request: Request, platform: PlatformDep) -> Response:
+        return render(request, "_ops_panel.html", _panel(platform))
 
     return router

@@ -1,27 +1,37 @@
-"""Rendering pages: the Jinja2 environment (autoescape always on), the common page context
-(language, translator, CSRF token, who is logged in) and HTML error pages."""
+"""Rendering pages: the Jinja2 environment (autoescape always on; the platform's templates and
+each app's under ``<name>/``), the common page context (language, translator, navigation, CSRF
+token, who is logged in) and HTML error pages."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import (
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    PackageLoader,
+    PrefixLoader,
+    StrictUndefined,
+    select_autoescape,
+)
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from nunchi import __version__
 from nunchi.config import Settings
-from nunchi.errors import InvalidInput, StoreError
+from nunchi.errors import InvalidInput
 from nunchi.web.errors import is_htmx
 from nunchi.web.i18n import (
     LANG_COOKIE,
     SUPPORTED_LANGUAGES,
+    Catalogs,
     Translator,
-    catalog,
     choose_language,
 )
 from nunchi.web.pages.security import CSRF_COOKIE, csrf_token_for, viewer
@@ -29,12 +39,13 @@ from nunchi.web.pages.security import CSRF_COOKIE, csrf_token_for, viewer
 __all__ = [
     "CONTENT_SECURITY_POLICY",
     "PAGE_SIZE",
-    "app_service",
     "html_error_renderer",
     "is_htmx",
     "make_environment",
+    "navigation",
     "plain",
     "render",
+    "translator",
 ]
 
 CONTENT_SECURITY_POLICY = (
@@ -102,10 +113,13 @@ def _query(params: Mapping[str, Any]) -> str:
     return "?" + urlencode(kept) if kept else ""
 
 
-def make_environment() -> Environment:
-    """The template environment: package templates, autoescape everywhere, strict names."""
+def make_environment(app_templates: Mapping[str, Path] | None = None) -> Environment:
+    """The template environment: the platform's templates, each app's under its name
+    (``chat/live.html``), autoescape everywhere, strict names."""
+    apps = {name: FileSystemLoader(str(folder)) for name, folder in (app_templates or {}).items()}
+    loader = ChoiceLoader([PackageLoader("nunchi.web", "templates"), PrefixLoader(apps)])
     env = Environment(
-        loader=PackageLoader("nunchi.web", "templates"),
+        loader=loader,
         autoescape=select_autoescape(default=True, default_for_string=True),
         undefined=StrictUndefined,
         trim_blocks=True,
@@ -137,6 +151,29 @@ def _language_links(request: Request) -> list[dict[str, str]]:
     return links
 
 
+_CORE_NAV = (
+    ("/jobs", "nav.jobs", ("/jobs", "/batches")),
+    ("/webhooks", "nav.webhooks", ("/webhooks",)),
+    ("/ops", "nav.ops", ("/ops",)),
+)
+
+
+def navigation(request: Request, lang: str) -> list[dict[str, Any]]:
+    """The navigation bar: every app with a page (in their order), then the platform's pages;
+    ``current`` marks the one the request is on."""
+    path = request.url.path
+    items: list[dict[str, Any]] = []
+    for app in request.app.state.apps:
+        if app.path is not None:
+            current = path == app.path or path.startswith(f"/{app.name}/")
+            items.append({"href": app.path, "label": app.text(app.title, lang), "current": current})
+    t = translator(request)
+    for href, key, prefixes in _CORE_NAV:
+        current = any(path == p or path.startswith(p + "/") for p in prefixes)
+        items.append({"href": href, "label": t(key), "current": current})
+    return items
+
+
 def render(
     request: Request,
     template: str,
@@ -150,12 +187,14 @@ def render(
     choice = choose_language(request, settings.default_language)
     csrf, new_csrf = csrf_token_for(request)
     env: Environment = request.app.state.templates
+    t = translator(request)
     values: dict[str, Any] = {
         "request": request,
         "path": request.url.path,
         "lang": choice.lang,
-        "t": Translator(choice.lang),
-        "known": catalog(choice.lang).__contains__,
+        "t": t,
+        "known": t.knows,
+        "nav": navigation(request, choice.lang),
         "languages": _language_links(request),
         "csrf_token": csrf,
         "viewer": viewer(request),
@@ -203,24 +242,8 @@ def query_filter(value: str | None, name: str) -> str | None:
 
 
 def translator(request: Request) -> Translator:
-    """The translator for the language this request is answered in."""
+    """The translator for the language this request is answered in (the platform's and
+    every app's messages)."""
     settings = request.app.state.settings
-    return Translator(choose_language(request, settings.default_language).lang)
-
-
-_SERVICE_NAMES = {
-    "jobs": "the jobs service is",
-    "webhooks": "the webhook service is",
-    "keys": "API keys are",
-}
-"""How :func:`app_service`'s error names each service (with its verb)."""
-
-
-def app_service(request: Request, name: str) -> Any:
-    """The service ``app.state.<name>`` (``jobs``, ``webhooks``, ``keys``); :class:`StoreError`
-    when this process has none."""
-    service = getattr(request.app.state, name, None)
-    if service is None:
-        what = _SERVICE_NAMES.get(name, f"the {name} service is")
-        raise StoreError(f"{what} not configured in this process")
-    return service
+    catalogs: Catalogs = request.app.state.catalogs
+    return Translator(choose_language(request, settings.default_language).lang, catalogs)

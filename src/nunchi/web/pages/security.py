@@ -35,6 +35,7 @@ from starlette.responses import RedirectResponse, Response
 from nunchi.config import Settings
 from nunchi.errors import Forbidden, Unauthorized
 from nunchi.web.auth import PRIVATE_SCOPE
+from nunchi.web.deps import WebState
 from nunchi.web.errors import error_response, is_htmx, wants_html
 from nunchi.web.i18n import SUPPORTED_LANGUAGES
 from nunchi.web.keys import ANONYMOUS, KeyService, Principal
@@ -135,11 +136,11 @@ def viewer(request: Request) -> Principal | None:
     if cached is not False:
         return cached if isinstance(cached, Principal) else None
     token = request.cookies.get(SESSION_COOKIE, "")
-    keys: KeyService | None = getattr(request.app.state, "keys", None)
+    state: WebState | None = getattr(request.app.state, "web", None)
     found: Principal | None = None
-    if token and keys is not None:
+    if token and state is not None:  # None while starting: render as for a stranger
         try:
-            found = keys.session_principal(token)
+            found = state.keys.session_principal(token)
         except Exception:  # the store is down: render the page as for a stranger
             log.warning("cannot check the web session", exc_info=True)
     request.state.viewer = found

@@ -10,8 +10,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from nunchi.jobs.models import EVENT_TYPES, JOB_STATUSES
-from nunchi.jobs.webhooks.models import DELIVERY_STATUSES
 from nunchi.web.pages.rendering import plain
+from nunchi.webhooks.models import DELIVERY_STATUSES
 
 __all__ = [
     "DELIVERY_STATUSES",

@@ -10,9 +10,9 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
+from nunchi.web.deps import Webhooks, web_state
 from nunchi.web.pages.rendering import (
     PAGE_SIZE,
-    app_service,
     is_htmx,
     query_filter,
     render,
@@ -37,9 +37,9 @@ def subject_deliveries(request: Request, subject_id: str, callback_url: Any) -> 
     """The ``webhooks`` context of a job's or batch's page: ``shown`` (it has a callback URL,
     this process has the webhook service and the viewer may see deliveries), ``items`` and
     ``more``."""
-    service = getattr(request.app.state, "webhooks", None)
-    if not callback_url or service is None or not may_read(request, WEBHOOKS_SCOPE):
+    if not callback_url or not may_read(request, WEBHOOKS_SCOPE):
         return {"shown": False, "items": [], "more": False}
+    service = web_state(request).platform.webhooks
     deliveries = service.list_deliveries(subject_id=subject_id, limit=SUBJECT_LIMIT)
     page = page_view(deliveries, item=delivery_view)
     return {"shown": True, "items": page["items"], "more": page["next_cursor"] is not None}
@@ -51,10 +51,10 @@ def webhooks_pages_router() -> APIRouter:
 
     @router.get("/webhooks")
     def webhooks_page(
-        request: Request, status: str | None = None, cursor: str | None = None
+        request: Request, hooks: Webhooks, status: str | None = None, cursor: str | None = None
     ) -> Response:
         chosen = query_filter(status, "status")  # the service refuses an unknown one
-        page = app_service(request, "webhooks").list_deliveries(
+        page = hooks.list_deliveries(
             status=chosen, cursor=query_filter(cursor, "cursor"), limit=PAGE_SIZE
         )
         context = {
@@ -67,15 +67,15 @@ def webhooks_pages_router() -> APIRouter:
         return render(request, "webhooks.html", context)
 
     @router.get("/webhooks/{delivery_id}")
-    def delivery_page(request: Request, delivery_id: str) -> Response:
-        delivery = delivery_view(app_service(request, "webhooks").get(delivery_id))
+    def delivery_page(request: Request, hooks: Webhooks, delivery_id: str) -> Response:
+        delivery = delivery_view(hooks.get(delivery_id))
         return render(request, "delivery.html", {"delivery": delivery, "flash": None})
 
     @router.post("/webhooks/{delivery_id}/redeliver")
-    async def redeliver(request: Request, delivery_id: str) -> Response:
+    async def redeliver(request: Request, hooks: Webhooks, delivery_id: str) -> Response:
         await check_csrf(request)
         actor = page_actor(request, REDELIVER_SCOPE)
-        service = app_service(request, "webhooks")
+        service = hooks
         await run_in_threadpool(service.redeliver, delivery_id, actor.name)
         if not is_htmx(request):
             return RedirectResponse(f"/webhooks/{delivery_id}", status_code=303)

@@ -14,8 +14,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from nunchi import __version__
+from nunchi.web.deps import ReadinessCheck, web_state
 from nunchi.web.errors import error_body, request_id_of
-from nunchi.web.services import ReadinessCheck
 
 __all__ = ["CHECK_TIMEOUT", "HealthOut", "ReadyOut", "health_router"]
 
@@ -71,7 +71,7 @@ def health_router() -> APIRouter:
     async def readyz(request: Request) -> JSONResponse:
         """Runs every readiness check (database query, bus reachable); 503 names the ones
         that failed."""
-        checks: dict[str, ReadinessCheck] = request.app.state.readiness
+        checks = web_state(request).readiness
         names = sorted(checks)
         results = await asyncio.gather(*(_run_check(n, checks[n]) for n in names))
         outcome = dict(zip(names, results, strict=True))

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel
 
-from nunchi.errors import StoreError
 from nunchi.jobs.schemas import (
     BatchOut,
     BatchSubmit,
@@ -24,10 +23,11 @@ from nunchi.jobs.schemas import (
     JobSubmit,
     RetriedCount,
 )
-from nunchi.jobs.service import MAX_PAGE_SIZE, JobService
+from nunchi.jobs.service import MAX_PAGE_SIZE
 from nunchi.web.auth import PRIVATE_SCOPE, ReadPrincipal, SubmitPrincipal
+from nunchi.web.deps import Jobs
 
-__all__ = ["ErrorEnvelope", "get_job_service", "jobs_router"]
+__all__ = ["ErrorEnvelope", "error_responses", "jobs_router"]
 
 PREFIX = "/api/v1"
 
@@ -50,19 +50,12 @@ class ErrorEnvelope(BaseModel):
     error: _ErrorDetail
 
 
-def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The ``responses`` of a route that may answer these error codes (for the API docs)."""
     return {code: {"model": ErrorEnvelope} for code in codes}
 
 
-def get_job_service(request: Request) -> JobService:
-    """The app's JobService (``request.app.state.jobs``, set by the app factory)."""
-    service: JobService | None = getattr(request.app.state, "jobs", None)
-    if service is None:
-        raise StoreError("jobs are not available: the app has no job service")
-    return service
-
-
-Service = Annotated[JobService, Depends(get_job_service)]
+Service = Jobs
 Reader = ReadPrincipal
 """The caller, who needs the ``read`` scope."""
 Submitter = SubmitPrincipal
@@ -77,7 +70,7 @@ def jobs_router() -> APIRouter:
         "/jobs",
         status_code=202,
         response_model=JobOut,
-        responses=_errors(401, 403, 422),
+        responses=error_responses(401, 403, 422),
         summary="Submit a job",
     )
     def submit_job(
@@ -92,7 +85,7 @@ def jobs_router() -> APIRouter:
         "/batches",
         status_code=202,
         response_model=BatchOut,
-        responses=_errors(401, 403, 422),
+        responses=error_responses(401, 403, 422),
         summary="Submit a batch of jobs",
     )
     def submit_batch(
@@ -107,7 +100,7 @@ def jobs_router() -> APIRouter:
     @router.get(
         "/jobs/{job_id}",
         response_model=JobDetail,
-        responses=_errors(401, 403, 404),
+        responses=error_responses(401, 403, 404),
         summary="Get a job with its history",
     )
     def get_job(job_id: _Id, service: Service, reader: Reader) -> JobDetail:
@@ -118,7 +111,7 @@ def jobs_router() -> APIRouter:
     @router.get(
         "/jobs",
         response_model=JobPage,
-        responses=_errors(401, 403, 422),
+        responses=error_responses(401, 403, 422),
         summary="List jobs",
     )
     def list_jobs(
@@ -142,7 +135,7 @@ def jobs_router() -> APIRouter:
     @router.get(
         "/batches/{batch_id}",
         response_model=BatchOut,
-        responses=_errors(401, 403, 404),
+        responses=error_responses(401, 403, 404),
         summary="Get a batch with its jobs counted by status",
     )
     def get_batch(batch_id: _BatchId, service: Service, reader: Reader) -> BatchOut:
@@ -153,7 +146,7 @@ def jobs_router() -> APIRouter:
         "/jobs/{job_id}/retry",
         status_code=202,
         response_model=JobOut,
-        responses=_errors(401, 403, 404, 409),
+        responses=error_responses(401, 403, 404, 409),
         summary="Retry a failed job",
     )
     def retry_job(
@@ -168,7 +161,7 @@ def jobs_router() -> APIRouter:
         "/batches/{batch_id}/retry-failed",
         status_code=202,
         response_model=RetriedCount,
-        responses=_errors(401, 403, 404),
+        responses=error_responses(401, 403, 404),
         summary="Retry every failed job of a batch",
     )
     def retry_failed(

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException
 
-from nunchi.jobs.webhooks.schemas import DeliveryDetail, DeliveryInfo, DeliveryPage
-from nunchi.jobs.webhooks.service import MAX_PAGE, WebhookService
 from nunchi.web.auth import AdminPrincipal, require_scope
+from nunchi.web.deps import Webhooks
+from nunchi.webhooks.schemas import DeliveryDetail, DeliveryInfo, DeliveryPage
+from nunchi.webhooks.service import MAX_PAGE
 
 __all__ = ["webhooks_router"]
 
@@ -23,15 +23,8 @@ _DeliveryId = Annotated[
 ]
 
 
-def _service(request: Request) -> WebhookService:
-    service: WebhookService | None = getattr(request.app.state, "webhooks", None)
-    if service is None:
-        raise HTTPException(503, "webhook deliveries are not available: no webhook service")
-    return service
-
-
 def webhooks_router() -> APIRouter:
-    """The ``/api/v1/webhooks`` routes; the service is ``request.app.state.webhooks``."""
+    """The ``/api/v1/webhooks`` routes."""
     admin = require_scope("admin")
     router = APIRouter(prefix="/api/v1", tags=["webhooks"])
 
@@ -42,7 +35,7 @@ def webhooks_router() -> APIRouter:
         dependencies=[Depends(admin)],
     )
     async def list_deliveries(
-        request: Request,
+        service: Webhooks,
         status: Annotated[
             Literal["pending", "delivered", "failed"] | None,
             Query(description="Only deliveries in this state"),
@@ -54,7 +47,6 @@ def webhooks_router() -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     ) -> DeliveryPage:
         """Deliveries, newest first."""
-        service = _service(request)
         return await run_in_threadpool(
             service.list_deliveries, status=status, cursor=cursor, limit=limit
         )
@@ -65,9 +57,8 @@ def webhooks_router() -> APIRouter:
         summary="Show a webhook delivery with its attempts",
         dependencies=[Depends(admin)],
     )
-    async def get_delivery(request: Request, delivery_id: _DeliveryId) -> DeliveryDetail:
+    async def get_delivery(service: Webhooks, delivery_id: _DeliveryId) -> DeliveryDetail:
         """One delivery, its payload and every attempt (status, error, response excerpt)."""
-        service = _service(request)
         return await run_in_threadpool(service.get, delivery_id)
 
     @router.post(
@@ -77,13 +68,12 @@ def webhooks_router() -> APIRouter:
         summary="Send a webhook delivery again",
     )
     async def redeliver(
-        request: Request,
+        service: Webhooks,
         delivery_id: _DeliveryId,
         principal: AdminPrincipal,
     ) -> DeliveryInfo:
         """Reset the delivery to pending and attempt it now (logged as manual, with the
         caller's key name); failures are retried on the usual schedule."""
-        service = _service(request)
         return await run_in_threadpool(service.redeliver, delivery_id, principal.name)
 
     return router

@@ -27,11 +27,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from nunchi.errors import InvalidInput, OutboundBlocked, PermanentError
-from nunchi.jobs.models import new_id
-from nunchi.jobs.webhooks.models import WebhookAttempt, WebhookDelivery
-from nunchi.jobs.webhooks.signing import load_secret, signed_headers
-from nunchi.runtime.outbound import GuardedClient
+from nunchi.outbound import GuardedClient
+from nunchi.store.ids import new_id
 from nunchi.store.types import utcnow
+from nunchi.webhooks.models import WebhookAttempt, WebhookDelivery
+from nunchi.webhooks.signing import load_secret, signed_headers
 
 if TYPE_CHECKING:
     from nunchi.config import Settings

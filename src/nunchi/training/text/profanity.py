@@ -1,6 +1,6 @@
 """Train and evaluate the profanity detector (training needs scikit-learn; scoring does not).
 
-    python -m nunchi.analyzers.text.train_profanity --data ../shared/data/curse/train.txt \
+    python -m nunchi.training.text.profanity --data ../shared/data/curse/train.txt \
         --out src/nunchi/analyzers/text/models/profanity.npz --ship
 
 `train` splits the rows (stratified, ``val_fraction`` held out), adds one obfuscated copy of
@@ -28,7 +28,6 @@ import numpy as np
 import numpy.typing as npt
 
 from nunchi.analyzers.text.lexicon import LEXICON_DIR, STRONG_CATEGORIES, Lexicon
-from nunchi.analyzers.text.metrics import binary_metrics
 from nunchi.analyzers.text.normalize import decompose, hangul_to_keyboard
 from nunchi.analyzers.text.profanity import (
     FeatureConfig,
@@ -39,6 +38,7 @@ from nunchi.analyzers.text.profanity import (
     prepare,
 )
 from nunchi.errors import InvalidInput
+from nunchi.training.text.metrics import binary_metrics
 
 __all__ = [
     "cross_validate",

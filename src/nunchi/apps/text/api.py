@@ -1,4 +1,5 @@
-"""``POST /api/v1/analyze/text``: profanity, sentiment and keywords for a batch of texts."""
+"""The text app's API (mounted under ``/api/v1/text``): ``POST /analyze`` scores texts while
+the caller waits."""
 
 from __future__ import annotations
 
@@ -6,12 +7,15 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
-from nunchi.apps.text import TASKS, TextAnalysisService, TextTask
+from nunchi.apps.base import App
+from nunchi.apps.text.service import TASKS, TextAnalysisService, TextTask
 from nunchi.web.auth import SubmitPrincipal
-from nunchi.web.routes.jobs import ErrorEnvelope
+from nunchi.web.deps import app_services
+from nunchi.web.routes.jobs import error_responses
 
-__all__ = ["analyze_router"]
+__all__ = ["TextAnalysisRequest", "TextAnalysisResponse", "text_api"]
 
 
 class TextAnalysisRequest(BaseModel):
@@ -54,36 +58,26 @@ class TextAnalysisResponse(BaseModel):
     results: list[TextResult]
 
 
-def _service(request: Request) -> TextAnalysisService:
-    service: TextAnalysisService | None = getattr(request.app.state, "text", None)
-    if service is None:
-        service = TextAnalysisService()
-        request.app.state.text = service
-    return service
-
-
-def analyze_router() -> APIRouter:
-    """The ``/api/v1/analyze`` routes."""
-    router = APIRouter(prefix="/api/v1/analyze", tags=["analyze"])
-    errors: dict[int | str, dict[str, Any]] = {
-        c: {"model": ErrorEnvelope} for c in (401, 403, 413, 422, 503)
-    }
+def text_api(app: App[TextAnalysisService]) -> APIRouter:
+    """The text app's API routes."""
+    router = APIRouter()
 
     @router.post(
-        "/text",
+        "/analyze",
         response_model=TextAnalysisResponse,
         response_model_exclude_none=True,
-        responses=errors,
+        responses=error_responses(401, 403, 413, 422, 503),
         summary="Analyse texts: sentiment, profanity, keywords",
     )
-    def analyze_text(
+    async def analyze_text(
         body: TextAnalysisRequest, request: Request, principal: SubmitPrincipal
     ) -> dict[str, Any]:
         """Score up to 1,000 texts of up to 5,000 characters each and 100,000 in all (413 past
         any limit: larger work goes to a ``text.analyze`` job); 503 ``busy`` with
         ``Retry-After`` while other requests hold the analysers. Profanity spans index the
         original text; ``masked`` replaces exactly those characters."""
-        results = _service(request).analyze_now(body.texts, body.tasks)
+        service = app_services(request, app)
+        results = await run_in_threadpool(service.analyze_now, body.texts, body.tasks)
         return {"results": results}
 
     return router

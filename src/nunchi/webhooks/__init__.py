@@ -5,12 +5,12 @@ Flow: the jobs subsystem publishes ``{"event_id", "type", "url", "payload", "sub
 ``webhooks.deliver``; :func:`webhook_stage` stores it once (keyed by ``event_id``) and makes the
 first attempt; :class:`WebhookScheduler` makes the later ones on ``settings.webhook_schedule``;
 :class:`WebhookService` lists deliveries and redelivers by hand. Every request goes through
-:class:`nunchi.runtime.outbound.GuardedClient` and is signed with :func:`load_secret`'s secret.
+:class:`nunchi.outbound.GuardedClient` and is signed with :func:`load_secret`'s secret.
 """
 
 from __future__ import annotations
 
-from nunchi.jobs.webhooks.delivery import (
+from nunchi.webhooks.delivery import (
     AttemptOutcome,
     Claim,
     WebhookDeliverer,
@@ -18,18 +18,18 @@ from nunchi.jobs.webhooks.delivery import (
     build_body,
     parse_request,
 )
-from nunchi.jobs.webhooks.models import WebhookAttempt, WebhookDelivery
-from nunchi.jobs.webhooks.scheduler import WebhookScheduler
-from nunchi.jobs.webhooks.schemas import AttemptInfo, DeliveryDetail, DeliveryInfo, DeliveryPage
-from nunchi.jobs.webhooks.service import WebhookService
-from nunchi.jobs.webhooks.signing import (
+from nunchi.webhooks.models import WebhookAttempt, WebhookDelivery
+from nunchi.webhooks.scheduler import WebhookScheduler
+from nunchi.webhooks.schemas import AttemptInfo, DeliveryDetail, DeliveryInfo, DeliveryPage
+from nunchi.webhooks.service import WebhookService
+from nunchi.webhooks.signing import (
     generate_secret,
     load_secret,
     sign,
     signed_headers,
     verify,
 )
-from nunchi.jobs.webhooks.stage import webhook_stage
+from nunchi.webhooks.stage import webhook_stage
 
 __all__ = [
     "AttemptInfo",

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 
-from nunchi.bus.topics import WEBHOOKS_DELIVER
-from nunchi.jobs.webhooks.delivery import WebhookDeliverer, parse_request
-from nunchi.runtime.outbound import GuardedClient
+from nunchi.outbound import GuardedClient
 from nunchi.runtime.stage import Delivery, Stage, StageContext
+from nunchi.webhooks.delivery import WebhookDeliverer, parse_request
+from nunchi.webhooks.topics import WEBHOOKS_DELIVER
 
 if TYPE_CHECKING:
     from nunchi.config import Settings
@@ -33,7 +33,7 @@ def webhook_stage(
     Each message (``{"event_id", "type", "url", "payload"}``) becomes one delivery row keyed
     by ``event_id``; a message seen again adds nothing. When the delivery is due (the first
     schedule entry is 0, or a redeliver reset it) this stage claims it and attempts it at
-    once; later attempts are the :class:`~nunchi.jobs.webhooks.WebhookScheduler`'s. A
+    once; later attempts are the :class:`~nunchi.webhooks.WebhookScheduler`'s. A
     malformed message fails permanently (dead-lettered); a receiver's failure does not fail
     the stage, it is recorded and retried on schedule."""
     deliverer = WebhookDeliverer(sessions, client, settings, secret=secret)

@@ -2,7 +2,7 @@
 
 Training needs scikit-learn (both variants) and torch on the CPU (``accurate``); neither is
 needed to score. Data: NSMC ``train.tsv`` + ``extra.tsv``; the fixed held-out split of
-:func:`~nunchi.analyzers.text.sentiment_data.split_nsmc` is never trained on.
+:func:`~nunchi.training.text.data.split_nsmc` is never trained on.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from nunchi.analyzers.text.metrics import binary_metrics
 from nunchi.analyzers.text.sentiment import (
     FORMAT_VERSION,
     LinearSentiment,
@@ -26,16 +25,17 @@ from nunchi.analyzers.text.sentiment import (
     check_variant,
 )
 from nunchi.analyzers.text.sentiment_cnn import CharCnn
-from nunchi.analyzers.text.sentiment_cnn_train import CnnSettings, train_cnn
-from nunchi.analyzers.text.sentiment_data import (
+from nunchi.analyzers.text.sentiment_features import HashedNgrams
+from nunchi.errors import InvalidInput, NotFound
+from nunchi.training.text.data import (
     LabelledRow,
     SentimentSplit,
     read_labelled,
     split_nsmc,
     write_labelled,
 )
-from nunchi.analyzers.text.sentiment_features import HashedNgrams
-from nunchi.errors import InvalidInput, NotFound
+from nunchi.training.text.metrics import binary_metrics
+from nunchi.training.text.sentiment_cnn import CnnSettings, train_cnn
 
 __all__ = [
     "LINEAR_SETTINGS",

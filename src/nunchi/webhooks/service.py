@@ -9,12 +9,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from nunchi.bus.base import Bus
-from nunchi.bus.topics import WEBHOOKS_DELIVER
 from nunchi.errors import InvalidInput, NotFound, NunchiError
-from nunchi.jobs.webhooks.delivery import WebhookRequest
-from nunchi.jobs.webhooks.models import DELIVERY_STATUSES, WebhookAttempt, WebhookDelivery
-from nunchi.jobs.webhooks.schemas import AttemptInfo, DeliveryDetail, DeliveryInfo, DeliveryPage
 from nunchi.store.types import utcnow
+from nunchi.webhooks.delivery import WebhookRequest
+from nunchi.webhooks.models import DELIVERY_STATUSES, WebhookAttempt, WebhookDelivery
+from nunchi.webhooks.schemas import AttemptInfo, DeliveryDetail, DeliveryInfo, DeliveryPage
+from nunchi.webhooks.topics import WEBHOOKS_DELIVER
 
 __all__ = ["MAX_PAGE", "WebhookService"]
 

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from nunchi.jobs.webhooks.models import WebhookAttempt, WebhookDelivery
+from nunchi.webhooks.models import WebhookAttempt, WebhookDelivery
 
 __all__ = ["AttemptInfo", "DeliveryDetail", "DeliveryInfo", "DeliveryPage"]
 

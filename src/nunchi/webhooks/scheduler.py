@@ -11,9 +11,9 @@ from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 
 from nunchi.errors import InvalidInput
-from nunchi.jobs.webhooks.delivery import WebhookDeliverer
-from nunchi.runtime.outbound import GuardedClient
+from nunchi.outbound import GuardedClient
 from nunchi.store.types import utcnow
+from nunchi.webhooks.delivery import WebhookDeliverer
 
 if TYPE_CHECKING:
     from nunchi.config import Settings
