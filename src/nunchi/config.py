@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     server listens on an address other than loopback (``host``). Behind a reverse proxy on
     the same machine the server listens on loopback: set ``always`` there."""
     default_language: str = "ko"
+    live_max_seconds: float = Field(default=300.0, gt=0, allow_inf_nan=False)
+    """Longest a live page's event stream stays open before the browser reconnects (and
+    resumes where it was): keep it below the read timeout of a proxy in front of nunchi."""
 
     @field_validator(*_LIST_FIELDS, mode="before")
     @classmethod

@@ -17,6 +17,7 @@ from nunchi.config import Settings
 from nunchi.jobs.kinds import KindRegistry
 from nunchi.jobs.service import JobService
 from nunchi.outbound import GuardedClient
+from nunchi.runtime.nudges import Nudges
 from nunchi.store.blobs import BlobStore
 from nunchi.store.db import Schema
 from nunchi.store.store import Store, open_store
@@ -41,6 +42,8 @@ class Core:
     """The job kinds of this process; the apps' kinds are registered into it."""
     jobs: JobService
     webhooks: WebhookService
+    nudges: Nudges
+    """Wakes this process's live pages when a stage changed something."""
 
     @property
     def sessions(self) -> sessionmaker[Session]:
@@ -73,7 +76,8 @@ def open_core(settings: Settings, registry: KindRegistry, schema: Schema | None 
             bus.close()
         store.close()
         raise
-    jobs = JobService(store.sessions, bus, registry, settings, blobs=store.blobs)
+    nudges = Nudges()
+    jobs = JobService(store.sessions, bus, registry, settings, blobs=store.blobs, nudges=nudges)
     return Core(
         settings=settings,
         store=store,
@@ -82,4 +86,5 @@ def open_core(settings: Settings, registry: KindRegistry, schema: Schema | None 
         registry=registry,
         jobs=jobs,
         webhooks=WebhookService(store.sessions, bus),
+        nudges=nudges,
     )

@@ -234,9 +234,12 @@ def server(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 
 @contextmanager
-def open_tab(browser: Browser, url: str) -> Iterator[Tab]:
+def open_tab(browser: Browser, url: str, *, fence: bool = True) -> Iterator[Tab]:
     """A page in a fresh context (no cookies, browser locale English) whose requests to any
-    other host than ``url`` are recorded and refused."""
+    other host than ``url`` are recorded and (with ``fence``) refused. Playwright's request
+    interception breaks EventSource reconnects (a routed stream is never re-opened, and
+    never with Last-Event-ID), so live pages are tested unfenced: requests elsewhere are
+    still recorded and fail :meth:`Tab.assert_clean`."""
     context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
     context.set_default_timeout(10_000)
     page = context.new_page()
@@ -251,7 +254,8 @@ def open_tab(browser: Browser, url: str) -> Iterator[Tab]:
     def on_request(request: Request) -> None:
         tab.requests.append(request.url)
 
-    context.route("**/*", route)
+    if fence:
+        context.route("**/*", route)
     page.on("request", on_request)
     page.on("console", tab.on_console)
     page.on("pageerror", lambda error: tab.problems.append(f"script error: {error}"))
@@ -560,3 +564,49 @@ def test_pages_need_a_login_where_configured(
             # the 401 of the wrong key is the one expected problem; the rest must be clean
             tab.problems = [p for p in tab.problems if "401" not in p]
             tab.assert_clean()
+
+
+def test_batch_page_moves_live_and_resumes_after_a_reconnect(
+    browser: Browser, tmp_path: Path
+) -> None:
+    """The batch page follows its jobs over server-sent events: no reload, no polling; the
+    server ends each stream after 2 s and the browser resumes from its last event."""
+    total = 12
+    with (
+        running_up(tmp_path, auth_disabled="true", live_max_seconds="2") as server,
+        open_tab(browser, server.url, fence=False) as tab,
+    ):
+        page = tab.page
+        streams: list[Request] = []
+        page.on("request", lambda r: streams.append(r) if r.url.endswith("/events") else None)
+        navigations: list[str] = []
+        page.on("framenavigated", lambda frame: navigations.append(frame.url))
+        batch = server.submit_batch([{"delay_ms": 450, "payload": i} for i in range(total)])
+        tab.open(f"/batches/{batch}")
+        page.evaluate(
+            """() => { window.seen = [];
+                const note = () => { const p = document.querySelector('#batch-live progress');
+                  if (p) window.seen.push(p.getAttribute('value')); };
+                note(); new MutationObserver(note).observe(
+                  document.getElementById('batch-live'), {childList: true, subtree: true}); }"""
+        )
+        expect(page.locator("#batch-live progress")).to_have_attribute(
+            "value", str(total), timeout=JOB_TIMEOUT * 1000
+        )
+        seen = page.evaluate("window.seen")
+        assert len({v for v in seen if v not in ("0", str(total))}) >= 3, seen  # moved live
+        expect(page.locator("#batch-live .tile .badge.s-succeeded")).to_have_count(1)
+
+        final = page.locator("#batch-body").get_attribute("data-live-last")
+        with page.expect_request(lambda r: r.url.endswith("/events"), timeout=15_000):
+            pass  # the server ends the stream after 2 s; the browser opens it again
+        last_ids = [r.all_headers().get("last-event-id") for r in streams[1:]]
+        assert all(last_ids), f"a reconnect did not say where it was: {last_ids}"
+        assert last_ids[-1] == final  # it resumes from the last event it got
+        page.wait_for_timeout(500)  # the resumed stream has nothing new to send ...
+        assert page.locator("#batch-body").get_attribute("data-live-last") == final
+
+        assert navigations == [server.url + f"/batches/{batch}"], navigations  # no reload
+        others = [u for u in tab.requests if "/static/" not in u and not u.endswith("/events")]
+        assert others == [server.url + f"/batches/{batch}"], others  # no polling
+        tab.assert_clean()

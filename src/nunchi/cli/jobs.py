@@ -83,7 +83,6 @@ def list_jobs(
     ] = None,
 ) -> None:
     """List jobs, newest first."""
-
     try:
         with _job_service() as service:
             page = service.list(status=status, kind=kind, batch=batch, cursor=cursor, limit=limit)
@@ -126,7 +125,6 @@ def list_jobs(
 @app.command("show")
 def show_job(job_id: Annotated[str, typer.Argument(help="The job id.")]) -> None:
     """Show one job: input, result or error, and its history."""
-
     try:
         with _job_service() as service:
             job = service.get(job_id)
@@ -175,7 +173,6 @@ def retry(
 ) -> None:
     """Queue a failed job again, or every failed job of a batch (--batch ID)."""
     _one_of(job_id, batch)
-
     try:
         with _job_service() as service:
             if batch is not None:
@@ -278,7 +275,12 @@ def _await(
 
 @app.command("submit")
 def submit(
-    kind: Annotated[str, typer.Argument(help="The job kind, e.g. diagnostic.echo.")],
+    kind_arg: Annotated[
+        str | None, typer.Argument(metavar="KIND", help="The job kind, e.g. diagnostic.echo.")
+    ] = None,
+    kind_opt: Annotated[
+        str | None, typer.Option("--kind", "-k", help="The job kind (instead of KIND).")
+    ] = None,
     input_json: Annotated[
         str | None, typer.Option("--input", help="The job's input as a JSON object.")
     ] = None,
@@ -297,8 +299,10 @@ def submit(
     actor: Annotated[str, typer.Option(help="Who submits (recorded in the history).")] = "cli",
 ) -> None:
     """Submit one job, or a batch (--items FILE or --repeat N), and optionally wait for it."""
-
     try:
+        if (kind_arg is None) == (kind_opt is None):
+            raise InvalidInput("name the job kind once: nunchi jobs submit KIND (or --kind KIND)")
+        kind = kind_arg or kind_opt or ""
         if items is not None and (input_json is not None or repeat > 1):
             raise InvalidInput("give --items FILE, or --input JSON with --repeat N, not both")
         data = _parse_input(input_json, "--input") if input_json is not None else {}
@@ -329,7 +333,6 @@ def wait_for(
     """Wait until a job or a batch is final (progress bar); exit 1 if any job failed,
     3 if time ran out."""
     _one_of(job_id, batch)
-
     try:
         with _job_service() as service:
             _await(service, time.monotonic() + timeout, job_id=job_id, batch_id=batch)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -43,6 +43,7 @@ from nunchi.jobs.outbox import Outbox, PendingMessages
 from nunchi.jobs.schemas import BatchOut, JobDetail, JobOut, JobPage
 from nunchi.jobs.topics import job_requested
 from nunchi.outbound import OutboundPolicy, check_url_syntax
+from nunchi.runtime.nudges import Nudges
 from nunchi.store.blobs import BlobStore
 from nunchi.store.bulk import bulk_insert
 from nunchi.store.ids import new_id
@@ -100,9 +101,12 @@ class JobService:
         settings: Settings | None = None,
         *,
         blobs: BlobStore | None = None,
+        nudges: Nudges | None = None,
     ) -> None:
         self.sessions = sessions
         self.bus = bus
+        self.nudges = nudges if nudges is not None else Nudges()
+        """Wakes live pages (``job:<id>``, ``batch:<id>``) when jobs change state."""
         self.registry = registry if registry is not None else KindRegistry([ECHO])
         self.settings = settings if settings is not None else Settings()
         self.blobs = blobs
@@ -335,6 +339,7 @@ class JobService:
                     update(Batch).where(Batch.id == row["batch_id"]).values(completed_at=None)
                 )
         self.outbox.flush(pending)
+        self.announce([row["id"]], [row["batch_id"]])
         return JobOut.from_row(row)
 
     def retry_failed(self, batch_id: str, actor: str | None = None) -> int:
@@ -354,6 +359,7 @@ class JobService:
                 s.execute(update(Batch).where(Batch.id == batch_id).values(completed_at=None))
             pending = self._requeue(s, [(r.id, r.kind, r.attempts) for r in rows], actor, now)
         self.outbox.flush(pending)
+        self.announce([r.id for r in rows], [batch_id])
         return len(rows)
 
     def _requeue(
@@ -374,6 +380,14 @@ class JobService:
         return self.outbox.stage(
             s, [Message(job_requested(k), i.encode(), i.encode()) for i, k, _ in jobs]
         )
+
+    # -- live pages -------------------------------------------------------------------
+
+    def announce(self, job_ids: Iterable[str], batch_ids: Iterable[str | None] = ()) -> None:
+        """Tell this process's live pages that these jobs and batches changed state."""
+        channels = [f"job:{i}" for i in job_ids] + [f"batch:{b}" for b in batch_ids if b]
+        if channels:
+            self.nudges.nudge(channels)
 
     # -- outbox -----------------------------------------------------------------------
 

@@ -131,6 +131,7 @@ class _KindRunner:
             for i in ids.values():
                 outcomes[i] = e
             return
+        self.service.announce(started, {j.batch_id for j in started.values()})
         runs = [
             self._run(ids[job.id], job, deliveries[ids[job.id]], ctx) for job in started.values()
         ]
@@ -200,6 +201,10 @@ class _KindRunner:
             messages.extend(complete_batches(s, batches, now))
             pending = self.service.outbox.stage(s, messages)
         self.service.outbox.flush(pending)
+        self.service.announce(
+            [r.job.id for r in runs if r.job is not None],
+            {r.job.batch_id for r in runs if r.job is not None},
+        )
 
 
 class _DeadLetterRunner:
@@ -230,6 +235,8 @@ class _DeadLetterRunner:
                 messages.extend(complete_batches(s, [row["batch_id"]], now))
             pending = self.service.outbox.stage(s, messages)
         self.service.outbox.flush(pending)
+        if row is not None:
+            self.service.announce([job_id], [row["batch_id"]])
 
 
 def job_stages(

@@ -11,17 +11,19 @@ from starlette.responses import RedirectResponse, Response
 
 from nunchi.errors import InvalidInput
 from nunchi.jobs.service import JobService
-from nunchi.web.deps import Jobs
+from nunchi.web.deps import Jobs, PlatformDep
 from nunchi.web.pages.rendering import (
     PAGE_SIZE,
     is_htmx,
     query_filter,
     render,
+    render_text,
     translator,
 )
 from nunchi.web.pages.security import WEBHOOKS_SCOPE, check_csrf, may_read, page_actor
 from nunchi.web.pages.views import JOB_STATUSES, batch_view, job_view, page_view
 from nunchi.web.pages.webhooks import subject_deliveries
+from nunchi.web.sse import ServerEvent, event_stream
 
 __all__ = ["PAGE_SIZE", "jobs_pages_router"]
 
@@ -45,6 +47,23 @@ def _batch_context(
     page = page_view(service.list(batch=batch_id, limit=PAGE_SIZE).for_reader(private))
     webhooks = subject_deliveries(request, batch["id"], batch["callback_url"])
     return {"batch": batch, "page": page, "webhooks": webhooks, "flash": flash}
+
+
+_LIVE_GAP = 0.25
+"""Seconds between two updates of one live page (a batch finishing thousands of jobs a second
+is drawn four times a second, not thousands)."""
+
+
+def _job_key(context: dict[str, Any]) -> str:
+    job = context["job"]
+    return f"{job['status']}.{job['attempts']}.{job['updated_at']}"
+
+
+def _batch_key(context: dict[str, Any]) -> str:
+    batch = context["batch"]
+    counts = batch["counts"]
+    done = batch["completed_at"] is not None
+    return f"{counts['succeeded']}.{counts['failed']}.{counts['running']}.{int(done)}"
 
 
 def jobs_pages_router() -> APIRouter:
@@ -99,6 +118,44 @@ def jobs_pages_router() -> APIRouter:
         flash = {"kind": "ok", "text": translator(request)("job.retried")}
         context = await run_in_threadpool(_job_context, request, jobs, job_id, flash)
         return render(request, "_job_body.html", context)
+
+    @router.get("/jobs/{job_id}/events")
+    def job_events(request: Request, platform: PlatformDep, job_id: str) -> Response:
+        """The job page's live updates: its body again whenever the job changes."""
+        jobs = platform.jobs
+        jobs.get(job_id)  # 404 now, not inside the stream
+
+        def fetch(cursor: str | None) -> tuple[list[ServerEvent], str | None]:
+            context = _job_context(request, jobs, job_id, None)
+            key = _job_key(context)
+            if key == cursor:
+                return [], cursor
+            html = render_text(request, "_job_live.html", context)
+            return [ServerEvent({"html": html}, "html", key)], key
+
+        return event_stream(
+            request, fetch, nudges=platform.core.nudges, channels=[f"job:{job_id}"],
+            min_gap=_LIVE_GAP, max_seconds=platform.settings.live_max_seconds,
+        )  # fmt: skip
+
+    @router.get("/batches/{batch_id}/events")
+    def batch_events(request: Request, platform: PlatformDep, batch_id: str) -> Response:
+        """The batch page's live updates: progress, counts and jobs as they change."""
+        jobs = platform.jobs
+        jobs.get_batch(batch_id)  # 404 now, not inside the stream
+
+        def fetch(cursor: str | None) -> tuple[list[ServerEvent], str | None]:
+            context = _batch_context(request, jobs, batch_id, None)
+            key = _batch_key(context)
+            if key == cursor:
+                return [], cursor
+            html = render_text(request, "_batch_live.html", context)
+            return [ServerEvent({"html": html}, "html", key)], key
+
+        return event_stream(
+            request, fetch, nudges=platform.core.nudges, channels=[f"batch:{batch_id}"],
+            min_gap=_LIVE_GAP, max_seconds=platform.settings.live_max_seconds,
+        )  # fmt: skip
 
     @router.get("/batches/{batch_id}")
     def batch_page(request: Request, jobs: Jobs, batch_id: str) -> Response:

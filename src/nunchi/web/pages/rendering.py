@@ -45,6 +45,7 @@ __all__ = [
     "navigation",
     "plain",
     "render",
+    "render_text",
     "translator",
 ]
 
@@ -174,19 +175,10 @@ def navigation(request: Request, lang: str) -> list[dict[str, Any]]:
     return items
 
 
-def render(
-    request: Request,
-    template: str,
-    context: Mapping[str, Any] | None = None,
-    *,
-    status: int = 200,
-) -> HTMLResponse:
-    """Render ``template`` with the common page context; sets the language and CSRF cookies
-    when needed and the security headers every page gets."""
+def _context(request: Request, context: Mapping[str, Any] | None) -> dict[str, Any]:
     settings = _settings(request)
     choice = choose_language(request, settings.default_language)
-    csrf, new_csrf = csrf_token_for(request)
-    env: Environment = request.app.state.templates
+    csrf, _ = csrf_token_for(request)
     t = translator(request)
     values: dict[str, Any] = {
         "request": request,
@@ -202,8 +194,29 @@ def render(
         "htmx": is_htmx(request),
     }
     values.update(context or {})
-    html = env.get_template(template).render(values)
-    response = HTMLResponse(html, status_code=status)
+    return values
+
+
+def render_text(request: Request, template: str, context: Mapping[str, Any] | None = None) -> str:
+    """``template`` rendered with the common page context, as text (a fragment for a live
+    update; blocking, so it may run in a worker thread)."""
+    env: Environment = request.app.state.templates
+    return env.get_template(template).render(_context(request, context))
+
+
+def render(
+    request: Request,
+    template: str,
+    context: Mapping[str, Any] | None = None,
+    *,
+    status: int = 200,
+) -> HTMLResponse:
+    """Render ``template`` with the common page context; sets the language and CSRF cookies
+    when needed and the security headers every page gets."""
+    settings = _settings(request)
+    choice = choose_language(request, settings.default_language)
+    csrf, new_csrf = csrf_token_for(request)
+    response = HTMLResponse(render_text(request, template, context), status_code=status)
     secure = request.url.scheme == "https"
     if choice.remember:
         response.set_cookie(
