@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import csv
 import io
+import os
 import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +25,7 @@ from playwright.sync_api import (
     Browser,
     ConsoleMessage,
     Dialog,
+    FloatRect,
     Page,
     Route,
     expect,
@@ -122,7 +124,7 @@ ALL_KINDS = [
         },
         "감정 비율 (도넛)",
     ),
-    _chart("words", "wordcloud", {"words": WORDS}, "많이 쓴 단어"),
+    {**_chart("words", "wordcloud", {"words": WORDS}, "많이 쓴 단어"), "height": 260},
 ]
 
 _VIOLATIONS = """
@@ -214,7 +216,7 @@ def browser() -> Iterator[Browser]:
     """Debian's Chromium, headless (skipped locally when it is missing, failed in CI)."""
     require_service(
         "Chromium",
-        CHROMIUM.exists(),
+        CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK),
         "apt-get install -y chromium fonts-noto-cjk (scripts/services.sh does it)",
     )
     with sync_playwright() as pw:
@@ -276,6 +278,13 @@ def _png_size(data: bytes) -> tuple[int, int]:
     assert data[12:16] == b"IHDR"
     width, height = struct.unpack(">II", data[16:24])
     return width, height
+
+
+def _box(tab: Tab, id: str) -> FloatRect:
+    """Where a chart's container is on the page."""
+    box = tab.page.locator(f'[data-chart="{id}"]').bounding_box()
+    assert box is not None, f"chart {id} is not shown"
+    return box
 
 
 def _show_tip(tab: Tab, id: str, index: int) -> None:
@@ -343,6 +352,10 @@ def test_every_kind_draws_under_the_csp(tab: Tab, site: ChartSite) -> None:
     assert "Noto Sans KR" in page_font
     assert tab.instance("words", "chart.getOption().textStyle.fontFamily") == page_font
     assert tab.instance("words", "chart.getOption().series[0].textStyle.fontFamily") == page_font
+
+    # The macro's height, else the stylesheet's 20rem (the page's root font is 15px).
+    assert _box(tab, "words")["height"] == 260
+    assert _box(tab, "share-pie")["height"] == 300
 
     # The screen-reader table holds the data, with the labels from the JSON.
     assert _table(tab, "per-minute")[0] == ["시각", *SENTIMENTS]
@@ -461,8 +474,7 @@ def test_png_export_is_the_chart_as_a_png(tab: Tab, site: ChartSite) -> None:
     tab.open("/png")
     tab.wait_drawn("png-chart")
     page = tab.page
-    box = page.locator('[data-chart="png-chart"]').bounding_box()
-    assert box is not None
+    box = _box(tab, "png-chart")
 
     url = page.evaluate("() => window.nunchiCharts.png('png-chart')")
     assert url.startswith("data:image/png;base64,")

@@ -29,8 +29,9 @@
   var KINDS = ['line', 'area', 'bar', 'pie', 'donut', 'wordcloud'];
   var WORD_CLOUD_MAX_DRAWN = 200;
   var CSV_FORMULA_START = /^[=+\-@\t\r]/;
-  var PALETTE = ['#1f4e79', '#2e8b57', '#c0392b', '#8e44ad', '#d4880f', '#16a085',
-    '#7f8c8d', '#2c3e50', '#b03a6f', '#3c6e9f'];
+  // Green and red come last: pages give them meaning (positive, negative) by naming them.
+  var PALETTE = ['#1f4e79', '#d4880f', '#8e44ad', '#16a085', '#7f8c8d', '#b03a6f', '#3c6e9f',
+    '#2c3e50', '#2e8b57', '#c0392b'];
 
   var charts = new Map();
   var seen = new Set();
@@ -209,7 +210,6 @@
     return {
       animation: state.animate,
       animationDurationUpdate: 300,
-      color: PALETTE,
       textStyle: { fontFamily: state.font },
       aria: { enabled: false },
       title: state.title ? {
@@ -257,12 +257,11 @@
     option.tooltip.formatter = axisTooltip(state);
     option.xAxis = d.horizontal && isBar ? valueAxis : categoryAxis;
     option.yAxis = d.horizontal && isBar ? categoryAxis : valueAxis;
-    option.series = d.series.map(function (s) {
+    option.series = d.series.map(function (s, i) {
       var one = {
         type: SERIES_KINDS[state.kind], name: s.name, data: seriesData(d, s),
-        emphasis: { focus: 'series' },
+        itemStyle: { color: colorOf(s, i) },
       };
-      if (s.color) one.itemStyle = { color: s.color };
       if (d.stack) one.stack = 'total';
       if (!isBar) {
         one.showSymbol = d.x.length <= 30;
@@ -273,6 +272,11 @@
       return one;
     });
     return option;
+  }
+
+  // By position, so a series keeps its colour whichever others name theirs.
+  function colorOf(thing, i) {
+    return thing.color || PALETTE[i % PALETTE.length];
   }
 
   function seriesData(d, s) {
@@ -293,10 +297,8 @@
       center: ['50%', '52%'],
       avoidLabelOverlap: true,
       label: { fontFamily: state.font },
-      data: state.data.items.map(function (item) {
-        var one = { name: item.name, value: item.value };
-        if (item.color) one.itemStyle = { color: item.color };
-        return one;
+      data: state.data.items.map(function (item, i) {
+        return { name: item.name, value: item.value, itemStyle: { color: colorOf(item, i) } };
       }),
     }];
     return option;
@@ -320,8 +322,7 @@
       textStyle: {
         fontFamily: state.font, fontWeight: 'bold',
         color: function (p) {
-          var w = words[p.dataIndex];
-          return (w && w.color) || PALETTE[p.dataIndex % PALETTE.length];
+          return colorOf(words[p.dataIndex] || {}, p.dataIndex);
         },
       },
       emphasis: { focus: 'self', textStyle: { textShadowBlur: 6, textShadowColor: '#9aa3ad' } },
