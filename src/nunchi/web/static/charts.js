@@ -251,10 +251,14 @@
       type: 'scroll', top: state.title ? 28 : 4, show: d.series.length > 1,
       textStyle: { fontFamily: state.font },
     };
-    option.grid = { left: 56, right: 24, top: (state.title ? 28 : 4) + (d.series.length > 1 ? 32 : 8),
-      bottom: labels.x ? 44 : 24 };
+    option.grid = {
+      left: 56, right: 24, bottom: labels.x ? 44 : 24,
+      top: (state.title ? 28 : 4) + (d.series.length > 1 ? 32 : 8),
+    };
     option.tooltip.trigger = 'axis';
     option.tooltip.formatter = axisTooltip(state);
+    // Horizontal bars read top down, in the order of the data.
+    if (d.horizontal && isBar) categoryAxis.inverse = true;
     option.xAxis = d.horizontal && isBar ? valueAxis : categoryAxis;
     option.yAxis = d.horizontal && isBar ? categoryAxis : valueAxis;
     option.series = d.series.map(function (s, i) {
