@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -34,6 +35,13 @@ _OTHER = (
     (b"wordprocessingml", "a Word document (.docx)"),
     (b"presentationml", "a PowerPoint presentation (.pptx)"),
 )
+_P = rb"(?:\w+:)?"  # an optional namespace prefix (x:c, x:f)
+_FORMULA_WITHOUT_VALUE = re.compile(
+    rb"(?:<" + _P + rb"f\b[^>]*/>|</" + _P + rb"f>)\s*"
+    rb"(?:<" + _P + rb"v\s*/>|<" + _P + rb"v>\s*</" + _P + rb"v>)?\s*</" + _P + rb"c>"
+)
+_SCAN_CHUNK = 1 << 20
+_SCAN_OVERLAP = 512
 _MAX_ENTRIES = 10_000
 _MAX_CONTENT_TYPES = 1 << 20
 _UNPACK_FACTOR = 16
@@ -71,6 +79,28 @@ class Sheet:
     names: tuple[str, ...]
     rows: Iterator[tuple[int, list[str | None]]]
     close: Callable[[], None]
+    uncomputed: int = 0
+    """Formula cells with no saved value (they read as empty)."""
+
+
+def _count_uncomputed(data: bytes, member: str | None) -> int:
+    """Formula cells of the sheet XML ``member`` with no saved value, counted in one streamed
+    pass (0 when the member is unknown)."""
+    if not member:
+        return 0
+    count = 0
+    tail = b""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive, archive.open(member.lstrip("/")) as f:
+            while chunk := f.read(_SCAN_CHUNK):
+                buffer = tail + chunk
+                count += sum(
+                    1 for m in _FORMULA_WITHOUT_VALUE.finditer(buffer) if m.end() > len(tail)
+                )
+                tail = buffer[-_SCAN_OVERLAP:]
+    except (KeyError, zipfile.BadZipFile, OSError):
+        return 0
+    return count
 
 
 def _cell(value: object) -> str | None:
@@ -160,4 +190,5 @@ def open_sheet(data: bytes, sheet: str | int | None, what: str) -> Sheet:
                 f"{what}: sheet {ws.title!r} is damaged ({type(e).__name__}: {e}); save it again"
             ) from e
 
-    return Sheet(name=str(ws.title), names=names, rows=rows(), close=book.close)
+    uncomputed = _count_uncomputed(data, getattr(ws, "_worksheet_path", None))
+    return Sheet(str(ws.title), names, rows(), book.close, uncomputed)

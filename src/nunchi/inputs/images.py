@@ -156,14 +156,22 @@ class SafeImage:
         return out.getvalue()
 
 
-def _open(data: bytes, fmt: str, called: str, label: str) -> Image.Image:
+def _pixel_limit(max_pixels: int) -> int:
+    if Image.MAX_IMAGE_PIXELS is None:
+        return max_pixels
+    # Over Pillow's own limit it warns (DecompressionBombWarning): refuse those too.
+    return min(max_pixels, int(Image.MAX_IMAGE_PIXELS))
+
+
+def _open(data: bytes, fmt: str, called: str, label: str, max_pixels: int) -> Image.Image:
     try:
         return Image.open(io.BytesIO(data), formats=[fmt])
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         # The error: over twice Pillow's process-wide limit. The warning arrives as an
         # exception only where the process turned it into one; either way, refuse.
         raise PayloadTooLarge(
-            f"{called} declares too many pixels ({e}); send a smaller image (resize it)"
+            f"{called} declares far more pixels than the limit of "
+            f"{_pixel_limit(max_pixels):,} pixels ({e}); send a smaller image (resize it)"
         ) from e
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise InvalidInput(
@@ -176,10 +184,7 @@ def _check_pixels(im: Image.Image, max_pixels: int, called: str) -> None:
     width, height = im.size
     if width < 1 or height < 1:
         raise InvalidInput(f"{called} declares a size of {width}x{height} pixels; it is damaged")
-    limit = max_pixels
-    if Image.MAX_IMAGE_PIXELS is not None:
-        # Over Pillow's own limit it warns (DecompressionBombWarning): refuse those too.
-        limit = min(limit, int(Image.MAX_IMAGE_PIXELS))
+    limit = _pixel_limit(max_pixels)
     if width * height > limit:
         raise PayloadTooLarge(
             f"{called} is {width}x{height} = {width * height:,} pixels; the limit is "
@@ -271,11 +276,14 @@ def load_image(
             f"{called} is {found.label}, not an image this service reads; "
             f"accepted formats: {_accepted_list(formats)}{hint}"
         )
-    im = _open(data, fmt, called, found.label)
+    im = _open(data, fmt, called, found.label, max_pixels)
     try:
         _check_pixels(im, max_pixels, called)
         rgb, animated, source_mode = _decode(im, called, found.label)
-    finally:
+    except BaseException:
+        im.close()
+        raise
+    if rgb is not im:  # an 8-bit RGB file is used as decoded (no second copy of the pixels)
         im.close()
     return SafeImage(
         image=rgb,

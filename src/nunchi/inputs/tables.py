@@ -326,6 +326,25 @@ def _refuse_binary(kind: str, label: str, what: str) -> None:
         raise UnsupportedMediaType(f"{what} is {label}, not a table; send {_ACCEPTED}")
 
 
+def _read_workbook(
+    data: bytes, sheet: str | int | None, what: str, header: bool, limits: _Limits
+) -> Table:
+    book = open_sheet(data, sheet, what)
+    try:
+        columns, renamed, rows, notes = _positional(book.rows, header=header, limits=limits)
+    finally:
+        book.close()
+    if book.uncomputed:
+        some = f"{book.uncomputed:,} formula cells have"
+        notes.append(
+            f"{'1 formula cell has' if book.uncomputed == 1 else some} no saved value and read "
+            "as empty (the file was written by a program that does not compute formulas); open "
+            "it in Excel or LibreOffice and save it to fill them in"
+        )
+    return Table(tuple(columns), rows, "xlsx", sheet=book.name, sheets=book.names,
+                 renamed=tuple(renamed), notes=tuple(notes))  # fmt: skip
+
+
 def read_table(
     data: bytes,
     *,
@@ -353,13 +372,7 @@ def read_table(
     limits = _Limits(max_rows, max_columns, max_cell_chars)
     found = sniff(bytes(data[:HEAD_BYTES]))
     if found.kind == "zip":
-        book = open_sheet(data, sheet, what)
-        try:
-            columns, renamed, rows, notes = _positional(book.rows, header=header, limits=limits)
-        finally:
-            book.close()
-        return Table(tuple(columns), rows, "xlsx", sheet=book.name, sheets=book.names,
-                     renamed=tuple(renamed), notes=tuple(notes))  # fmt: skip
+        return _read_workbook(data, sheet, what, header, limits)
     _refuse_binary(found.kind, found.label, what)
     enc = detect_encoding(data, encoding)
     stream = _text_stream(data, enc)
