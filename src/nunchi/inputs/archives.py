@@ -227,10 +227,12 @@ def _iter_open_zip(archive: zipfile.ZipFile, limits: ArchiveLimits) -> Iterator[
             path = _entry_name(info)
             if info.is_dir():
                 continue
-            parts = _parts(path)
-            if not parts or _ignored(parts):
+            if _unsafe(path):  # before the ignore rule: '..' starts with a dot too
+                listed.append((info, path, None))
                 continue
-            listed.append((info, path, None if _unsafe(path) else parts))
+            parts = _parts(path)
+            if parts and not _ignored(parts):
+                listed.append((info, path, parts))
         safe = [parts for _, _, parts in listed if parts is not None]
         strip = bool(safe) and all(len(p) >= 3 for p in safe) and len({p[0] for p in safe}) == 1
         for info, path, maybe in listed:
