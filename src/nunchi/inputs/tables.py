@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +38,7 @@ from nunchi.errors import InvalidInput, PayloadTooLarge
 from nunchi.inputs._delimited import iter_delimited, sniff_delimiter
 from nunchi.inputs._encoding import Encoding, detect_encoding
 from nunchi.inputs._excel import open_sheet
+from nunchi.inputs._rows import Limits, Renamed, keyed, positional
 from nunchi.inputs.errors import UnsupportedMediaType
 from nunchi.inputs.sniff import HEAD_BYTES, sniff
 
@@ -61,19 +62,7 @@ DEFAULT_MAX_CELL_CHARS = 32_767
 _TEXT_KINDS = {"text", "json", "xml", "html", "binary"}
 """Kinds that may still be text in some encoding (UTF-16 looks binary to the sniffer)."""
 _SAMPLE_CHARS = 64 * 1024
-_LISTED_LINES = 10
-_JSON_KINDS = {list: "array", str: "string", int: "number", float: "number", bool: "boolean"}
 _ACCEPTED = "CSV or TSV (UTF-8 or CP949), JSON lines, a JSON array of objects, or Excel .xlsx"
-
-
-@dataclass(frozen=True)
-class Renamed:
-    """A column whose name in the file (``original``, possibly empty) was changed to ``name``;
-    ``position`` counts from 1."""
-
-    position: int
-    original: str
-    name: str
 
 
 @dataclass(frozen=True)
@@ -93,189 +82,12 @@ class Table:
     notes: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class _Limits:
-    max_rows: int
-    max_columns: int
-    max_cell_chars: int
-
-
-def _lines(numbers: list[int], total: int) -> str:
-    shown = ", ".join(map(str, numbers[:_LISTED_LINES]))
-    return shown + (f" and {total - _LISTED_LINES} more" if total > _LISTED_LINES else "")
-
-
-def _rows(n: int) -> str:
-    return "1 row had" if n == 1 else f"{n:,} rows had"
-
-
-def _renamed_note(what: str, r: Renamed) -> str:
-    if not r.original.strip():
-        return f"{what} {r.position} had no name; it is called {r.name!r}"
-    return f"{what} {r.position} repeats the name {r.original.strip()!r}; it is called {r.name!r}"
-
-
-def _unique_names(raw: list[str | None]) -> tuple[list[str], list[Renamed]]:
-    """Names with surrounding spaces stripped, empty ones made ``column_<n>`` and repeats
-    ``<name>_<k>``; the renames (not the stripping) are returned too."""
-    wanted = [(r or "").strip() for r in raw]
-    given = {w for w in wanted if w}
-    names: list[str] = []
-    renamed: list[Renamed] = []
-    used: set[str] = set()
-    for position, (original, base) in enumerate(zip(raw, wanted, strict=True), start=1):
-        name = base or f"column_{position}"
-        if name in used or (not base and name in given):
-            k = 2
-            while f"{name}_{k}" in used or f"{name}_{k}" in given:
-                k += 1
-            name = f"{name}_{k}"
-        used.add(name)
-        names.append(name)
-        if name != base:
-            renamed.append(Renamed(position, original or "", name))
-    return names, renamed
-
-
-def _check_cells(cells: list[str | None], line: int, columns: list[str], limits: _Limits) -> None:
-    if max(map(len, filter(None, cells)), default=0) <= limits.max_cell_chars:
-        return
-    for column, value in zip(columns, cells, strict=False):
-        if value is not None and len(value) > limits.max_cell_chars:
-            raise PayloadTooLarge(
-                f"line {line}, column {column!r}: a cell of {len(value):,} characters is over "
-                f"the limit of {limits.max_cell_chars:,}; shorten it"
-            )
-
-
-def _positional(
-    rows: Iterable[tuple[int, list[str | None]]], *, header: bool, limits: _Limits
-) -> tuple[list[str], list[Renamed], list[list[str | None]], list[str]]:
-    """Columns, renames, rows and notes from rows of cells in column order."""
-    it = iter(rows)
-    first = next(it, None)
-    if first is None:
-        raise InvalidInput("the file holds no rows; send a file with a header row and data")
-    first_line, first_cells = first
-    while first_cells and first_cells[-1] is None:
-        first_cells = first_cells[:-1]  # trailing delimiters after the last name
-    if len(first_cells) > limits.max_columns:
-        raise PayloadTooLarge(
-            f"line {first_line} has {len(first_cells):,} cells; at most "
-            f"{limits.max_columns:,} columns are accepted"
-        )
-    if header:
-        columns, renamed = _unique_names(first_cells)
-        pending: Iterator[tuple[int, list[str | None]]] = it
-    else:
-        columns, renamed = [f"column_{i}" for i in range(1, len(first_cells) + 1)], []
-        pending = _chain(first, it)
-    width = len(columns)
-    out: list[list[str | None]] = []
-    padded: list[int] = []
-    padded_count = trimmed_count = 0
-    for line, cells in pending:
-        if len(cells) > width:
-            extra = cells[width:]
-            position = next((i for i, c in enumerate(extra) if c is not None and c.strip()), None)
-            if position is not None:
-                value = str(extra[position])
-                raise InvalidInput(
-                    f"line {line} has {len(cells)} cells but the header names {width} columns "
-                    f"(cell {width + position + 1} holds {value[:40]!r}): quote values that "
-                    "contain the delimiter, or add a name for that column to the header row"
-                )
-            cells = cells[:width]
-            trimmed_count += 1
-        elif len(cells) < width:
-            if len(padded) < _LISTED_LINES:
-                padded.append(line)
-            padded_count += 1
-            cells = cells + [None] * (width - len(cells))
-        _check_cells(cells, line, columns, limits)
-        if len(out) >= limits.max_rows:
-            raise PayloadTooLarge(
-                f"the file has more than {limits.max_rows:,} data rows (line {line}); split it "
-                "into smaller files"
-            )
-        out.append(cells)
-    notes = [_renamed_note("column", r) for r in renamed]
-    if padded_count:
-        notes.append(
-            f"{_rows(padded_count)} fewer cells than the header and were padded with empty "
-            f"cells (lines {_lines(padded, padded_count)})"
-        )
-    if trimmed_count:
-        notes.append(f"{_rows(trimmed_count)} empty cells past the last column; they were dropped")
-    return columns, renamed, out, notes
-
-
-def _chain(
-    first: tuple[int, list[str | None]], rest: Iterator[tuple[int, list[str | None]]]
-) -> Iterator[tuple[int, list[str | None]]]:
-    yield first
-    yield from rest
-
-
 def _text_cells(rows: Iterator[tuple[int, list[str]]]) -> Iterator[tuple[int, list[str | None]]]:
     for line, cells in rows:
         yield line, [c if c != "" else None for c in cells]
 
 
-def _json_value(value: Any) -> str | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def _keyed(
-    objects: Iterable[tuple[int, Any]], limits: _Limits, what: str
-) -> tuple[list[str], list[Renamed], list[list[str | None]], list[str]]:
-    """Columns (keys in order of first appearance), renames, rows and notes from objects."""
-    index: dict[str, int] = {}
-    out: list[list[str | None]] = []
-    for line, obj in objects:
-        if not isinstance(obj, dict):
-            kind = _JSON_KINDS.get(type(obj), "value")
-            raise InvalidInput(
-                f"{what} {line} is a JSON {kind}, not an object; each row must be an object {{...}}"
-            )
-        if len(out) >= limits.max_rows:
-            raise PayloadTooLarge(
-                f"the file has more than {limits.max_rows:,} rows ({what} {line}); split it"
-            )
-        row: list[str | None] = [None] * len(index)
-        for key, value in obj.items():
-            position = index.get(key)
-            if position is None:
-                if len(index) >= limits.max_columns:
-                    raise PayloadTooLarge(
-                        f"{what} {line} brings the number of different keys past "
-                        f"{limits.max_columns:,} columns; use fewer keys"
-                    )
-                position = index[key] = len(index)
-                row.append(None)
-            row[position] = _json_value(value)
-        _check_cells(row, line, list(index), limits)
-        out.append(row)
-    if not index:
-        raise InvalidInput('the file holds no rows with keys; send objects like {"name": ...}')
-    width = len(index)
-    for row in out:
-        if len(row) < width:
-            row.extend([None] * (width - len(row)))
-    columns, renamed = _unique_names(list(index))
-    notes = [_renamed_note("key", r) for r in renamed]
-    return columns, renamed, out, notes
-
-
-def _json_document(text: str | bytes, limits: _Limits) -> tuple[Any, list[str]]:
+def _json_document(text: str | bytes, limits: Limits) -> tuple[Any, list[str]]:
     try:
         doc = strictjson.loads(text)
     except ValueError as e:
@@ -327,11 +139,11 @@ def _refuse_binary(kind: str, label: str, what: str) -> None:
 
 
 def _read_workbook(
-    data: bytes, sheet: str | int | None, what: str, header: bool, limits: _Limits
+    data: bytes, sheet: str | int | None, what: str, header: bool, limits: Limits
 ) -> Table:
     book = open_sheet(data, sheet, what)
     try:
-        columns, renamed, rows, notes = _positional(book.rows, header=header, limits=limits)
+        columns, renamed, rows, notes = positional(book.rows, header=header, limits=limits)
     finally:
         book.close()
     if book.uncomputed:
@@ -369,7 +181,7 @@ def read_table(
         )
     if max_cell_chars > 131_072:
         raise InvalidInput("max_cell_chars may be at most 131072 (the csv module's field limit)")
-    limits = _Limits(max_rows, max_columns, max_cell_chars)
+    limits = Limits(max_rows, max_columns, max_cell_chars)
     found = sniff(bytes(data[:HEAD_BYTES]))
     if found.kind == "zip":
         return _read_workbook(data, sheet, what, header, limits)
@@ -386,19 +198,19 @@ def read_table(
         doc, doc_notes = _json_document(raw, limits)
         del raw
         numbered = ((i, obj) for i, obj in enumerate(doc, start=1))
-        columns, renamed, rows, notes = _keyed(numbered, limits, "array element")
+        columns, renamed, rows, notes = keyed(numbered, limits, "array element")
         return Table(tuple(columns), rows, "json", encoding=enc.name,
                      renamed=tuple(renamed), notes=tuple(doc_notes + notes))  # fmt: skip
     stream.detach()
     stream = _text_stream(data, enc)
     try:
         if start == "{":
-            columns, renamed, rows, notes = _keyed(_json_lines(stream), limits, "line")
+            columns, renamed, rows, notes = keyed(_json_lines(stream), limits, "line")
             return Table(tuple(columns), rows, "jsonl", encoding=enc.name,
                          renamed=tuple(renamed), notes=tuple(notes))  # fmt: skip
         delimiter = sniff_delimiter(sample, complete=len(sample) < _SAMPLE_CHARS, name=name)
         cells = _text_cells(iter_delimited(stream, delimiter, max_cell_chars=max_cell_chars))
-        columns, renamed, rows, notes = _positional(cells, header=header, limits=limits)
+        columns, renamed, rows, notes = positional(cells, header=header, limits=limits)
     finally:
         stream.detach()
     return Table(tuple(columns), rows, "tsv" if delimiter == "\t" else "csv", encoding=enc.name,
