@@ -149,8 +149,12 @@ class SafeImage:
         encoded as JPEG or WebP without metadata."""
         if max_side < 1:
             raise InvalidInput(f"thumbnail max_side must be at least 1, not {max_side}")
-        small = self.image.copy()
-        small.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+        small = self.image
+        longest = max(small.width, small.height)
+        if longest > max_side:  # resize makes only the small copy (thumbnail() needs a full one)
+            scale = max_side / longest
+            size = (max(1, round(small.width * scale)), max(1, round(small.height * scale)))
+            small = small.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
         out = io.BytesIO()
         small.save(out, format, quality=quality)
         return out.getvalue()
@@ -227,8 +231,10 @@ def _to_rgb(im: Image.Image) -> Image.Image:
 
 def _decode(im: Image.Image, called: str, label: str) -> tuple[Image.Image, bool, str]:
     try:
-        im.load()
+        # Before load(): finding a second frame seeks past the first, and load() then decodes
+        # only the first frame once.
         animated = bool(getattr(im, "is_animated", False))
+        im.load()
         source_mode = im.mode
         rgb = _to_rgb(im)
         transpose = _TRANSPOSE.get(_orientation(im))

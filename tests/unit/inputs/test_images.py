@@ -232,3 +232,6 @@ def test_thumbnail_and_encode_drop_metadata_and_keep_the_aspect() -> None:
         assert clean.size == (1000, 500) and not clean.getexif()
     with pytest.raises(InvalidInput):
         image.thumbnail(0)
+    small = load_image(encoded(solid("RGB", (50, 30), RED), "PNG"))
+    with Image.open(io.BytesIO(small.thumbnail(512))) as same:
+        assert same.size == (50, 30)  # never enlarged
