@@ -18,6 +18,7 @@ accepted format whose content is damaged.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 from dataclasses import dataclass, field
@@ -81,15 +82,17 @@ def _pillow_has(fmt: str, feature: str) -> bool:
         return True  # the opener is registered (a plugin), which is what matters
 
 
+@functools.cache
+def _available() -> tuple[tuple[str, str], ...]:
+    optional = [(k, fmt) for k, (fmt, feature) in _OPTIONAL.items() if _pillow_has(fmt, feature)]
+    return (*ACCEPTED.items(), *optional)
+
+
 def accepted_formats() -> dict[str, str]:
     """Sniffed kind -> Pillow format for every format this installation decodes: JPEG, PNG,
     WebP, GIF, BMP, and HEIC/AVIF when Pillow itself can open them (no extra plugin is loaded
     here)."""
-    formats = dict(ACCEPTED)
-    for kind, (fmt, feature) in _OPTIONAL.items():
-        if _pillow_has(fmt, feature):
-            formats[kind] = fmt
-    return formats
+    return dict(_available())
 
 
 def _accepted_list(formats: dict[str, str]) -> str:

@@ -59,7 +59,7 @@ DEFAULT_MAX_COLUMNS = 1_000
 DEFAULT_MAX_CELL_CHARS = 32_767
 """Excel's own limit for one cell; also below :mod:`csv`'s default field limit (131,072)."""
 
-_TEXT_KINDS = {"text", "json", "xml", "html", "binary"}
+_TEXT_KINDS = {"text", "json", "binary"}
 """Kinds that may still be text in some encoding (UTF-16 looks binary to the sniffer)."""
 _SAMPLE_CHARS = 64 * 1024
 _ACCEPTED = "CSV or TSV (UTF-8 or CP949), JSON lines, a JSON array of objects, or Excel .xlsx"
@@ -133,6 +133,11 @@ def _refuse_binary(kind: str, label: str, what: str) -> None:
         raise UnsupportedMediaType(
             f"{what} is {label}: old Excel .xls files are not read; open it in Excel (or "
             "LibreOffice) and save it as .xlsx or as CSV UTF-8"
+        )
+    if kind == "html":
+        raise UnsupportedMediaType(
+            f"{what} is an HTML page, not a table file (some sites save a web table under an "
+            ".xls name); open it in Excel and save it as .xlsx or as CSV UTF-8"
         )
     if kind not in _TEXT_KINDS:
         raise UnsupportedMediaType(f"{what} is {label}, not a table; send {_ACCEPTED}")

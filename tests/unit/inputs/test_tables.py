@@ -162,6 +162,9 @@ def test_refusals_of_what_is_not_a_table() -> None:
         read_table(b"", name="empty.csv")
     with pytest.raises(UnsupportedMediaType, match="a PDF document, not a table"):
         read_table(b"%PDF-1.4\n...", name="report.csv")
+    html = "<html><body><table><tr><td>지역</td></tr></table></body></html>".encode()
+    with pytest.raises(UnsupportedMediaType, match=r"HTML page.*save it as \.xlsx"):
+        read_table(html, name="통계.xls")
     with pytest.raises(UnsupportedMediaType, match="a PNG image"):
         read_table(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
 
