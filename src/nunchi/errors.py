@@ -17,6 +17,7 @@ __all__ = [
     "StoreError",
     "Unauthorized",
     "Unavailable",
+    "UnsupportedMediaType",
 ]
 
 
@@ -51,6 +52,26 @@ class Busy(NunchiError):
     def __init__(self, message: str, retry_after: int = 1) -> None:
         super().__init__(message)
         self.headers = {"Retry-After": str(retry_after)}
+
+
+class UnsupportedMediaType(InvalidInput):
+    """The content is not of a kind we accept (not an image, an old .xls ...); the message
+    names what was detected and what is accepted."""
+
+    code = "unsupported_media_type"
+    status = 415
+
+
+class FetchFailed(InvalidInput):
+    """A user-supplied URL could not be fetched (HTTP error status, timeout, network error);
+    ``reason`` is a short machine-readable cause such as ``"http_status"`` or ``"timeout"``."""
+
+    code = "fetch_failed"
+    status = 422
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class NotFound(NunchiError):

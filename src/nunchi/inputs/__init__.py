@@ -10,8 +10,8 @@ Contract for callers: nothing here stores anything. Store (blob, database row, j
 the reader returned; a refusal then leaves nothing half-stored.
 """
 
+from nunchi.errors import FetchFailed, UnsupportedMediaType
 from nunchi.inputs.archives import ArchiveEntry, ArchiveLimits, iter_folder, iter_zip
-from nunchi.inputs.errors import FetchFailed, UnsupportedMediaType
 from nunchi.inputs.fetch import FetchOutcome, fetch_image, fetch_many
 from nunchi.inputs.images import SafeImage, accepted_formats, load_image
 from nunchi.inputs.sniff import Sniffed, sniff

@@ -15,9 +15,8 @@ import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from nunchi.errors import InvalidInput
+from nunchi.errors import InvalidInput, UnsupportedMediaType
 from nunchi.inputs.archives import open_zip
-from nunchi.inputs.errors import UnsupportedMediaType
 
 __all__ = ["Sheet", "open_sheet", "spreadsheet_kind"]
 

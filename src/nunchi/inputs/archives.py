@@ -32,8 +32,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from nunchi.errors import InvalidInput, PayloadTooLarge
-from nunchi.inputs.errors import UnsupportedMediaType
+from nunchi.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from nunchi.inputs.images import DEFAULT_MAX_IMAGE_BYTES
 from nunchi.inputs.sniff import HEAD_BYTES, sniff
 

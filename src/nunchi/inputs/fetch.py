@@ -6,7 +6,7 @@ one :class:`FetchOutcome` per URL (an image, or a short ``reason`` and a message
 import reports each failure and goes on.
 
 Every hop (the URL and each redirect) is checked by
-:class:`~nunchi.runtime.outbound.GuardedClient`; the URL is also checked here first, so a refusal
+:class:`~nunchi.outbound.GuardedClient`; the URL is also checked here first, so a refusal
 of a later hop can be told apart as ``redirect_blocked``. The body is capped at ``max_bytes``
 while it is read, and its format is sniffed from the bytes (the response's content type is
 ignored).
@@ -23,15 +23,21 @@ from dataclasses import dataclass
 
 import httpx
 
-from nunchi.errors import InvalidInput, NunchiError, OutboundBlocked, PayloadTooLarge
-from nunchi.inputs.errors import FetchFailed, UnsupportedMediaType
+from nunchi.errors import (
+    FetchFailed,
+    InvalidInput,
+    NunchiError,
+    OutboundBlocked,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
 from nunchi.inputs.images import (
     DEFAULT_MAX_IMAGE_BYTES,
     DEFAULT_MAX_PIXELS,
     SafeImage,
     load_image,
 )
-from nunchi.runtime.outbound import GuardedClient, check_url
+from nunchi.outbound import GuardedClient, check_url
 from nunchi.urls import redact_url
 
 __all__ = [

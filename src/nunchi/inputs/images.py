@@ -11,7 +11,7 @@ the pixels converted to 8-bit RGB (transparency over white, 16-bit channels scal
 converted); GIF and other animations give their first frame.
 
 Refusals: :class:`~nunchi.errors.PayloadTooLarge` (413) over the byte or pixel limit,
-:class:`~nunchi.inputs.errors.UnsupportedMediaType` (415) for anything that is not an accepted
+:class:`~nunchi.errors.UnsupportedMediaType` (415) for anything that is not an accepted
 image (the message names what was detected), :class:`~nunchi.errors.InvalidInput` (422) for an
 accepted format whose content is damaged.
 """
@@ -27,8 +27,7 @@ from typing import Literal
 import numpy as np
 from PIL import Image, UnidentifiedImageError, features
 
-from nunchi.errors import InvalidInput, PayloadTooLarge
-from nunchi.inputs.errors import UnsupportedMediaType
+from nunchi.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from nunchi.inputs.sniff import HEAD_BYTES, sniff
 
 __all__ = [

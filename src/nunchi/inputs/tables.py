@@ -34,12 +34,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nunchi import strictjson
-from nunchi.errors import InvalidInput, PayloadTooLarge
+from nunchi.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from nunchi.inputs._delimited import iter_delimited, sniff_delimiter
 from nunchi.inputs._encoding import Encoding, detect_encoding
 from nunchi.inputs._excel import open_sheet
 from nunchi.inputs._rows import Limits, Renamed, keyed, positional
-from nunchi.inputs.errors import UnsupportedMediaType
 from nunchi.inputs.sniff import HEAD_BYTES, sniff
 
 __all__ = [

@@ -90,6 +90,7 @@ class Job(Base):
         Index("ix_jobs_status_id", "status", "id"),
         Index("ix_jobs_kind_id", "kind", "id"),
         Index("ix_jobs_batch_id_status", "batch_id", "status"),
+        Index("ix_jobs_finished_at", "finished_at"),
     )
 
 

@@ -22,6 +22,7 @@ __all__ = [
     "JobStatus",
     "JobSubmit",
     "RetriedCount",
+    "Timeline",
 ]
 
 JobStatus = Literal["queued", "running", "succeeded", "failed"]
@@ -219,3 +220,11 @@ class RetriedCount(BaseModel):
 
     batch_id: str
     retried: int
+
+
+class Timeline(BaseModel):
+    """Jobs that finished per minute: ``minutes`` are the minutes' starts (UTC)."""
+
+    minutes: list[datetime]
+    succeeded: list[int]
+    failed: list[int]

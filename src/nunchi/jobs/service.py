@@ -17,11 +17,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import ColumnElement, Integer, cast, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from nunchi import strictjson
@@ -40,7 +40,7 @@ from nunchi.jobs.models import (
     jobs_table,
 )
 from nunchi.jobs.outbox import Outbox, PendingMessages
-from nunchi.jobs.schemas import BatchOut, JobDetail, JobOut, JobPage
+from nunchi.jobs.schemas import BatchOut, JobDetail, JobOut, JobPage, Timeline
 from nunchi.jobs.topics import job_requested
 from nunchi.outbound import OutboundPolicy, check_url_syntax
 from nunchi.runtime.nudges import Nudges
@@ -49,9 +49,11 @@ from nunchi.store.bulk import bulk_insert
 from nunchi.store.ids import new_id
 from nunchi.store.types import utcnow
 
-__all__ = ["MAX_PAGE_SIZE", "JobService"]
+__all__ = ["JOBS_CHANNEL", "MAX_PAGE_SIZE", "JobService"]
 
 MAX_PAGE_SIZE = 500
+JOBS_CHANNEL = "jobs"
+"""Nudged whenever any job of this process changes state (Operations)."""
 _JOBS = jobs_table
 _EVENTS = job_events_table
 _ID = re.compile(r"^[0-9a-f]{32}$")
@@ -82,6 +84,13 @@ def _check_callback(url: str | None, policy: OutboundPolicy) -> str | None:
     except OutboundBlocked as e:
         raise InvalidInput(f"callback_url is refused: {e}") from None
     return url
+
+
+def _epoch_minute(dialect: str) -> ColumnElement[int]:
+    """Minutes since the epoch of ``jobs.finished_at``, in the database's own SQL."""
+    if dialect == "postgresql":
+        return cast(func.floor(func.extract("epoch", Job.finished_at) / 60), Integer)
+    return cast(cast(func.strftime("%s", Job.finished_at), Integer) / 60, Integer)
 
 
 def _check_id(value: str, what: str) -> str:
@@ -310,6 +319,30 @@ class JobService:
             out.setdefault(kind, dict.fromkeys(JOB_STATUSES, 0))[status] = n
         return out
 
+    def timeline(self, minutes: int = 60, *, now: datetime | None = None) -> Timeline:
+        """Jobs that finished in each of the last ``minutes`` minutes (oldest first), as
+        succeeded and failed counts: the platform's throughput and failures over time."""
+        if not 1 <= minutes <= 24 * 60:
+            raise InvalidInput(f"minutes must be between 1 and 1440; got {minutes}")
+        end = (now or utcnow()).replace(second=0, microsecond=0) + timedelta(minutes=1)
+        start = end - timedelta(minutes=minutes)
+        with self.sessions() as s:
+            bucket = _epoch_minute(s.get_bind().dialect.name)
+            rows = s.execute(
+                select(bucket, Job.status, func.count())
+                .where(Job.finished_at >= start, Job.finished_at < end)
+                .group_by(bucket, Job.status)
+            ).all()
+        succeeded = [0] * minutes
+        failed = [0] * minutes
+        first = int(start.timestamp()) // 60
+        for minute, status, n in rows:
+            slot = int(minute) - first
+            if 0 <= slot < minutes:
+                (succeeded if status == "succeeded" else failed)[slot] += int(n)
+        starts = [start + timedelta(minutes=i) for i in range(minutes)]
+        return Timeline(minutes=starts, succeeded=succeeded, failed=failed)
+
     # -- retrying ---------------------------------------------------------------------
 
     def retry(self, job_id: str, actor: str | None = None) -> JobOut:
@@ -387,7 +420,7 @@ class JobService:
         """Tell this process's live pages that these jobs and batches changed state."""
         channels = [f"job:{i}" for i in job_ids] + [f"batch:{b}" for b in batch_ids if b]
         if channels:
-            self.nudges.nudge(channels)
+            self.nudges.nudge([JOBS_CHANNEL, *channels])
 
     # -- outbox -----------------------------------------------------------------------
 

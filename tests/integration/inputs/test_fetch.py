@@ -11,10 +11,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from nunchi.errors import OutboundBlocked, PayloadTooLarge
-from nunchi.inputs.errors import FetchFailed, UnsupportedMediaType
+from nunchi.errors import FetchFailed, OutboundBlocked, PayloadTooLarge, UnsupportedMediaType
 from nunchi.inputs.fetch import FetchOutcome, fetch_image, fetch_many
-from nunchi.runtime.outbound import GuardedClient, OutboundPolicy
+from nunchi.outbound import GuardedClient, OutboundPolicy
 from tests.integration.inputs.server import Reply, ScriptedServer, serving
 from tests.unit.inputs.craft import encoded, solid
 

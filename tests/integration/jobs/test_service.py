@@ -189,3 +189,29 @@ def test_counts_by_kind_and_status(service: JobService, engine: Engine) -> None:
     with engine.begin() as conn:
         conn.execute(jobs_table.update().where(Job.id == b.id).values(status="succeeded"))
     assert service.counts() == {ECHO: {"queued": 1, "running": 0, "succeeded": 1, "failed": 0}}
+
+
+def test_timeline_counts_finished_jobs_per_minute(service: JobService) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from nunchi.jobs.models import Job
+    from nunchi.store.types import utcnow
+
+    now = utcnow().replace(second=30, microsecond=0)
+    ids = [service.submit(ECHO, {}).id for _ in range(4)]
+    finished = [
+        (ids[0], "succeeded", now),
+        (ids[1], "succeeded", now - timedelta(minutes=2)),
+        (ids[2], "failed", now - timedelta(minutes=2)),
+        (ids[3], "succeeded", now - timedelta(minutes=90)),  # before the window
+    ]
+    with service.sessions.begin() as s:
+        for job_id, status, at in finished:
+            s.execute(update(Job).where(Job.id == job_id).values(status=status, finished_at=at))
+    line = service.timeline(5, now=now)
+    assert line.succeeded == [0, 0, 1, 0, 1] and line.failed == [0, 0, 1, 0, 0]
+    assert line.minutes[-1] == now.replace(second=0) and len(line.minutes) == 5
+    with pytest.raises(InvalidInput):
+        service.timeline(0)

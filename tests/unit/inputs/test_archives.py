@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from nunchi.errors import InvalidInput, PayloadTooLarge
+from nunchi.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from nunchi.inputs.archives import ArchiveEntry, ArchiveLimits, iter_folder, iter_zip
-from nunchi.inputs.errors import UnsupportedMediaType
 from nunchi.inputs.images import load_image
 from tests.unit.inputs.craft import encoded, solid
 

@@ -11,8 +11,7 @@ import warnings
 import pytest
 from PIL import Image
 
-from nunchi.errors import InvalidInput, PayloadTooLarge
-from nunchi.inputs.errors import UnsupportedMediaType
+from nunchi.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from nunchi.inputs.images import SafeImage, accepted_formats, load_image
 from tests.unit.inputs.craft import bomb_png, encoded, solid
 

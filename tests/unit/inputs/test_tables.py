@@ -11,8 +11,7 @@ import zipfile
 import openpyxl
 import pytest
 
-from nunchi.errors import InvalidInput, PayloadTooLarge
-from nunchi.inputs.errors import UnsupportedMediaType
+from nunchi.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from nunchi.inputs.tables import Renamed, read_table
 
 pytestmark = pytest.mark.timeout(60)

@@ -90,3 +90,22 @@ def test_an_unknown_batch_is_a_404_before_any_stream(live: tuple[Platform, TestC
     _, c = live
     r = c.get("/batches/" + "0" * 32 + "/events")
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+
+
+def test_the_home_cards_figures_are_pushed(live: tuple[Platform, TestClient]) -> None:
+    platform, c = live
+    events = _events(c.get("/home/events").text)
+    figures = {json.loads(e["data"])["name"]: json.loads(e["data"])["value"] for e in events}
+    assert figures == {a.name: "0" for a in platform.apps if a.figure is not None}
+    assert {e["event"] for e in events} == {"figure"}
+
+
+def test_the_operations_chart_is_pushed(live: tuple[Platform, TestClient]) -> None:
+    _, c = live
+    (event,) = _events(c.get("/ops/events").text)
+    update = json.loads(event["data"])
+    assert event["event"] == "chart" and update["id"] == "ops-timeline"
+    assert [s["name"] for s in update["data"]["series"]] == ["성공", "실패"]
+    assert len(update["data"]["x"]) == 60
+    page = c.get("/ops", headers={"Accept": "text/html"}).text
+    assert 'data-chart="ops-timeline"' in page and "/static/vendor/echarts/" in page
