@@ -45,6 +45,7 @@ __all__ = [
     "blocked_reason",
     "check_url",
     "check_url_syntax",
+    "is_ip_address",
     "system_resolver",
 ]
 
@@ -186,7 +187,8 @@ class OutboundTarget:
 _HOST_NAME = re.compile(r"^[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?\.?$")
 
 
-def _is_ip(host: str) -> bool:
+def is_ip_address(host: str) -> bool:
+    """Whether ``host`` is an IPv4 or IPv6 address (not a name)."""
     try:
         ipaddress.ip_address(host)
     except ValueError:
@@ -244,7 +246,7 @@ def check_url_syntax(url: str | httpx.URL, policy: OutboundPolicy) -> tuple[http
     if not parsed.raw_host:
         raise OutboundBlocked(f"URL {parsed.scheme}:// has no host")
     host = parsed.raw_host.decode("ascii")
-    if not _HOST_NAME.match(host) and not _is_ip(host):
+    if not _HOST_NAME.match(host) and not is_ip_address(host):
         raise OutboundBlocked(f"not a valid URL: {host!r} is not a host name or IP address")
     if parsed.port is not None and not 1 <= parsed.port <= 65535:
         raise OutboundBlocked(f"not a valid URL: port {parsed.port} is not between 1 and 65535")
@@ -253,7 +255,7 @@ def check_url_syntax(url: str | httpx.URL, policy: OutboundPolicy) -> tuple[http
         name = host.lower().rstrip(".")
         if name == "localhost" or name.endswith(".localhost"):
             raise _refuse_address(_where(parsed), ipaddress.ip_address("127.0.0.1"), "loopback")
-        if _is_ip(host):
+        if is_ip_address(host):
             ip = ipaddress.ip_address(host)
             reason = blocked_reason(ip)
             if reason and not policy.address_allowed(ip):

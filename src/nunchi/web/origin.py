@@ -20,6 +20,7 @@ from starlette.datastructures import Headers
 from starlette.requests import HTTPConnection, Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from nunchi.outbound import is_ip_address
 from nunchi.web.errors import error_response
 
 __all__ = [
@@ -61,14 +62,6 @@ def host_name(value: str) -> str:
     return _split_host(value)[0]
 
 
-def _is_ip(name: str) -> bool:
-    try:
-        ipaddress.ip_address(name)
-    except ValueError:
-        return False
-    return True
-
-
 def host_allowed(value: str, allowed: Sequence[str]) -> bool:
     """Whether a request with ``Host: value`` is served: IP literals, ``localhost`` and
     ``*.localhost``, and the entries of ``allowed`` (exact names, ``*.example.com`` for its
@@ -76,7 +69,7 @@ def host_allowed(value: str, allowed: Sequence[str]) -> bool:
     name = host_name(value)
     if not name:
         return False
-    if _is_ip(name) or name == "localhost" or name.endswith(".localhost"):
+    if is_ip_address(name) or name == "localhost" or name.endswith(".localhost"):
         return True
     for entry in allowed:
         wanted = entry.strip().lower().rstrip(".")
@@ -93,7 +86,8 @@ class HostCheckMiddleware:
 
     def __init__(self, app: ASGIApp, allowed: Sequence[str], bind_host: str = "") -> None:
         self.app = app
-        self.allowed = [*allowed, bind_host] if bind_host and not _is_ip(bind_host) else [*allowed]
+        named = bool(bind_host) and not is_ip_address(bind_host)
+        self.allowed = [*allowed, bind_host] if named else [*allowed]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI call."""

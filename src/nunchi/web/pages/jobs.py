@@ -3,12 +3,14 @@ the retry actions (htmx posts answered with the refreshed fragment)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
+from nunchi.assembly import Platform
 from nunchi.errors import InvalidInput
 from nunchi.jobs.service import JobService
 from nunchi.web.deps import Jobs, PlatformDep
@@ -64,6 +66,31 @@ def _batch_key(context: dict[str, Any]) -> str:
     counts = batch["counts"]
     done = batch["completed_at"] is not None
     return f"{counts['succeeded']}.{counts['failed']}.{counts['running']}.{int(done)}"
+
+
+def _live(
+    request: Request,
+    platform: Platform,
+    channel: str,
+    template: str,
+    key_of: Callable[[dict[str, Any]], str],
+    context_of: Callable[[], dict[str, Any]],
+) -> Response:
+    """A page's live updates: ``template`` rendered again whenever ``key_of`` its context
+    changes, woken by ``channel``."""
+
+    def fetch(cursor: str | None) -> tuple[list[ServerEvent], str | None]:
+        context = context_of()
+        key = key_of(context)
+        if key == cursor:
+            return [], cursor
+        html = render_text(request, template, context)
+        return [ServerEvent({"html": html}, "html", key)], key
+
+    return event_stream(
+        request, fetch, nudges=platform.core.nudges, channels=[channel],
+        min_gap=_LIVE_GAP, max_seconds=platform.settings.live_max_seconds,
+    )  # fmt: skip
 
 
 def jobs_pages_router() -> APIRouter:
@@ -122,39 +149,19 @@ def jobs_pages_router() -> APIRouter:
     @router.get("/jobs/{job_id}/events")
     def job_events(request: Request, platform: PlatformDep, job_id: str) -> Response:
         """The job page's live updates: its body again whenever the job changes."""
-        jobs = platform.jobs
-        jobs.get(job_id)  # 404 now, not inside the stream
-
-        def fetch(cursor: str | None) -> tuple[list[ServerEvent], str | None]:
-            context = _job_context(request, jobs, job_id, None)
-            key = _job_key(context)
-            if key == cursor:
-                return [], cursor
-            html = render_text(request, "_job_live.html", context)
-            return [ServerEvent({"html": html}, "html", key)], key
-
-        return event_stream(
-            request, fetch, nudges=platform.core.nudges, channels=[f"job:{job_id}"],
-            min_gap=_LIVE_GAP, max_seconds=platform.settings.live_max_seconds,
+        platform.jobs.get(job_id)  # 404 now, not inside the stream
+        return _live(
+            request, platform, f"job:{job_id}", "_job_live.html", _job_key,
+            lambda: _job_context(request, platform.jobs, job_id, None),
         )  # fmt: skip
 
     @router.get("/batches/{batch_id}/events")
     def batch_events(request: Request, platform: PlatformDep, batch_id: str) -> Response:
         """The batch page's live updates: progress, counts and jobs as they change."""
-        jobs = platform.jobs
-        jobs.get_batch(batch_id)  # 404 now, not inside the stream
-
-        def fetch(cursor: str | None) -> tuple[list[ServerEvent], str | None]:
-            context = _batch_context(request, jobs, batch_id, None)
-            key = _batch_key(context)
-            if key == cursor:
-                return [], cursor
-            html = render_text(request, "_batch_live.html", context)
-            return [ServerEvent({"html": html}, "html", key)], key
-
-        return event_stream(
-            request, fetch, nudges=platform.core.nudges, channels=[f"batch:{batch_id}"],
-            min_gap=_LIVE_GAP, max_seconds=platform.settings.live_max_seconds,
+        platform.jobs.get_batch(batch_id)  # 404 now, not inside the stream
+        return _live(
+            request, platform, f"batch:{batch_id}", "_batch_live.html", _batch_key,
+            lambda: _batch_context(request, platform.jobs, batch_id, None),
         )  # fmt: skip
 
     @router.get("/batches/{batch_id}")
