@@ -153,6 +153,11 @@ class Popularity:
         self._weight = weight
         self._ref = math.log1p(ref)
 
+    @property
+    def active(self) -> bool:
+        """Whether any boost can be non-zero."""
+        return self._counts is not None
+
     def __call__(self, item_ids: I64) -> F32:
         """The boost of each item in ``item_ids``."""
         if self._counts is None or len(item_ids) == 0:

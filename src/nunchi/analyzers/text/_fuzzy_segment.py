@@ -24,7 +24,7 @@ __all__ = ["CANDIDATE_CAP", "Segment", "SegmentInput"]
 
 _A = KEY_ALPHABET_SIZE
 _FOLD = np.frombuffer(fold_table(), dtype=np.uint8)
-CANDIDATE_CAP = 100_000
+CANDIDATE_CAP = 20_000
 """At most this many texts leave candidate generation (the ones sharing most grams)."""
 F32 = npt.NDArray[np.float32]
 
@@ -91,6 +91,8 @@ class Segment:
     def _build_grams(self) -> None:
         n_texts = len(self.key_off) - 1
         lens = np.diff(self.key_off)
+        self.key_len = np.minimum(lens, 65535).astype(np.uint16)
+        self.cho_len = np.minimum(np.diff(self.cho_off), 65535).astype(np.uint16)
         folded = _FOLD[self.keys].astype(np.int32)
         first = np.zeros(n_texts, dtype=np.int32)
         has1, has2 = lens >= 1, lens >= 2
@@ -98,8 +100,11 @@ class Segment:
         first[has2] += folded[self.key_off[:-1][has2] + 1]
         self.first2 = first.astype(np.uint16)
         self.cho_first = np.zeros(n_texts, dtype=np.uint8)
-        cho_has = np.diff(self.cho_off) > 0
+        self.cho_second = np.zeros(n_texts, dtype=np.uint8)
+        cho_has = self.cho_len > 0
         self.cho_first[cho_has] = self.cho_fold[self.cho_off[:-1][cho_has]]
+        cho_has2 = self.cho_len > 1
+        self.cho_second[cho_has2] = self.cho_fold[self.cho_off[:-1][cho_has2] + 1]
         starts = self.key_off[:-1][lens >= 3]
         n_grams = lens[lens >= 3] - 2
         pos = ranges(starts, n_grams)
@@ -171,63 +176,88 @@ class Segment:
 
     # --- candidates ----------------------------------------------------------------------
 
+    def gram_frequency(self, folded_key: bytes) -> int:
+        """Median number of texts holding each indexed trigram of ``folded_key`` (0: none);
+        a cheap guess of how many candidates the key would bring (a typo's trigrams, often
+        in no text, are left out: they say nothing of the rest)."""
+        at, _ = self._grams(folded_key)
+        if len(at) == 0:
+            return 0
+        return int(np.median(self.gram_off[at + 1] - self.gram_off[at]))
+
+    def _grams(self, folded_key: bytes) -> tuple[I64, int]:
+        f = np.frombuffer(folded_key, dtype=np.uint8).astype(np.int32)
+        grams = np.unique((f[:-2] * _A + f[1:-1]) * _A + f[2:])
+        at = np.searchsorted(self.gram_codes, grams)
+        at = at[at < len(self.gram_codes)]
+        return at[np.isin(self.gram_codes[at], grams)], len(grams)
+
     def literal_candidates(self, folded_key: bytes, edits: int) -> tuple[I64, F32]:
         """Texts that may be within ``edits`` folded edits of ``folded_key``, with an estimate
-        of how well each matches (share of the query's trigrams it has, length closeness)."""
+        of how well each matches (share of the query's trigrams it has, length closeness).
+        Keys under three units find the texts they start."""
         n = len(folded_key)
-        lens = np.diff(self.key_off)
         if n < 3:
             q = list(folded_key)
             if n == 2:
                 tids = np.flatnonzero(self.first2 == q[0] * _A + q[1])
             else:
                 tids = np.flatnonzero(self.first2 // _A == q[0])
-            return tids, _closeness(lens[tids], n)
-        f = np.frombuffer(folded_key, dtype=np.uint8).astype(np.int32)
-        grams = np.unique((f[:-2] * _A + f[1:-1]) * _A + f[2:])
-        at = np.searchsorted(self.gram_codes, grams)
-        at = at[at < len(self.gram_codes)]
-        at = at[np.isin(self.gram_codes[at], grams)]
+            return _capped(tids, _closeness(self.key_len[tids], n))
+        at, n_grams = self._grams(folded_key)
         posting = self.post_tid[ranges(self.gram_off[at], self.gram_off[at + 1] -
                                        self.gram_off[at])]
         if len(posting) == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         counts = np.bincount(posting, minlength=self.n_texts)
-        low = max(1, len(grams) - 3 * edits)
+        low = max(1, n_grams - 3 * edits)
         tids = np.flatnonzero(counts >= low)
         if len(tids) > CANDIDATE_CAP:
             hist = np.bincount(counts[tids])
             above = np.cumsum(hist[::-1])[::-1]   # above[c]: texts with at least c grams
-            low = int(np.argmax(above <= CANDIDATE_CAP))
+            fits = np.flatnonzero(above <= CANDIDATE_CAP)
+            low = int(fits[0]) if len(fits) else len(hist) - 1
             tids = tids[counts[tids] >= low]
-        share = counts[tids] / len(grams)
-        est = 0.8 * share + 0.2 * _closeness(lens[tids], n)
-        return tids, est.astype(np.float32)
+        share = counts[tids] / n_grams
+        est = 0.8 * share + 0.2 * _closeness(self.key_len[tids], n)
+        return _capped(tids, est.astype(np.float32))
 
     def choseong_candidates(self, folded_cho: bytes) -> tuple[I64, F32]:
-        """Texts whose folded initial consonants contain ``folded_cho`` (one consonant: that
-        start with it), with an estimate favouring prefixes and short texts."""
+        """Texts whose folded initial consonants start with ``folded_cho``, and when fewer
+        than CANDIDATE_CAP do, those that contain it (one consonant: prefixes only), with an
+        estimate favouring prefixes and short texts."""
         m = len(folded_cho)
-        lens = np.diff(self.cho_off)
-        if m == 1:
-            tids = np.flatnonzero(self.cho_first == folded_cho[0])
-            return tids, _closeness(lens[tids], m)
+        first = self.cho_first == folded_cho[0]
+        if m > 1:
+            first &= self.cho_second == folded_cho[1]
+        tids = np.flatnonzero(first)
+        if m > 2 and len(tids):
+            ok = self.cho_len[tids] >= m
+            tids = tids[ok]
+            for k in range(2, m):
+                tids = tids[self.cho_fold[self.cho_off[tids] + k] == folded_cho[k]]
+        est = _closeness(self.cho_len[tids], m)
+        if m == 1 or len(tids) >= CANDIDATE_CAP:
+            return _capped(tids, est)
         c = self.cho_fold
         hits = np.flatnonzero((c[:-1] == folded_cho[0]) & (c[1:] == folded_cho[1]))
         for k in range(2, m):
             hits = hits[hits + k < len(c)]
             hits = hits[c[hits + k] == folded_cho[k]]
         tid = np.searchsorted(self.cho_off, hits, side="right") - 1
-        inside = hits + m <= self.cho_off[tid + 1]
-        hits, tid = hits[inside], tid[inside]
-        is_prefix = hits == self.cho_off[tid]
-        tids, first = np.unique(tid, return_index=True)
-        prefix = np.zeros(len(tids), dtype=bool)
-        prefix[np.searchsorted(tids, tid[is_prefix])] = True
-        est = np.where(prefix, 1.0, 0.8) * (0.5 + 0.5 * _closeness(lens[tids], m))
-        del first
-        return tids, est.astype(np.float32)
+        inside = (hits + m <= self.cho_off[tid + 1]) & (hits > self.cho_off[tid])
+        inner = np.setdiff1d(tid[inside], tids)
+        return _capped(np.concatenate([tids, inner]), np.concatenate(
+            [est, 0.8 * _closeness(self.cho_len[inner], m)]).astype(np.float32))
 
 
-def _closeness(lens: I64, n: int) -> F32:
-    return (1 - np.abs(lens - n) / (lens + n + 1)).astype(np.float32)
+def _capped(tids: I64, est: F32) -> tuple[I64, F32]:
+    if len(tids) > CANDIDATE_CAP:
+        keep = np.argpartition(-est, CANDIDATE_CAP)[:CANDIDATE_CAP]
+        return tids[keep], est[keep]
+    return tids, est
+
+
+def _closeness(lens: npt.NDArray[np.uint16], n: int) -> F32:
+    wide = lens.astype(np.float32)
+    return (1 - np.abs(wide - n) / (wide + n + 1)).astype(np.float32)

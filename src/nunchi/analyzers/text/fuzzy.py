@@ -55,7 +55,7 @@ Text = str | tuple[str, float]
 
 _MAX_LIMIT = 1000
 _MAX_TEXT_CHARS = 1000
-_MULTI_ITEMS = 1000      # entries of its rarest word whose items a multi-word query checks
+_MULTI_ITEMS = 400       # entries of its rarest word whose items a multi-word query checks
 _KEYBOARD_WEIGHT = 0.97
 
 
@@ -292,12 +292,7 @@ class FuzzyIndex:
         found: list[_Scored] = []
         for seg in self._current():
             run = _SegmentSearch(seg, restriction, boost, limit)
-            if len(tokens) == 1:
-                found.append(run.single(tokens[0]))
-            else:
-                found.append(run.multi(tokens))
-                if joined is not None:
-                    found.append(run.single(joined))
+            found.append(run.single(tokens[0]) if joined is None else run.multi(tokens, joined))
         return _rank(found, boost, limit)
 
 
@@ -335,9 +330,10 @@ class _SegmentSearch:
         else:
             tids, est = seg.literal_candidates(v.folded, int(fm.kmax(len(v.key))))
         ents, owner = seg.entries_of_texts(tids)
-        ok = allowed_mask(self.restriction, seg.item_ext[seg.ent_item[ents]])
-        if ok is not None:
-            ents, owner = ents[ok], owner[ok]
+        if self.restriction is not None:
+            ok = allowed_mask(self.restriction, seg.item_ext[seg.ent_item[ents]])
+            if ok is not None:
+                ents, owner = ents[ok], owner[ok]
         score = est[owner] * seg.ent_w[ents] * v.weight
         return ents, score.astype(np.float32)
 
@@ -381,7 +377,8 @@ class _SegmentSearch:
         """The candidate entries worth verifying: the best by estimate plus popularity."""
         if len(ents) == 0:
             return ents
-        est = est + self.boost(self.seg.item_ext[self.seg.ent_item[ents]])
+        if self.boost.active:
+            est = est + self.boost(self.seg.item_ext[self.seg.ent_item[ents]])
         if len(ents) > budget:
             ents = ents[np.argpartition(-est, budget)[:budget]]
         return np.unique(ents)
@@ -399,29 +396,49 @@ class _SegmentSearch:
         scores, how = self._score_entries(token, ents)
         return self._by_item(ents, scores, how)
 
-    def multi(self, tokens: list[Token]) -> _Scored:
-        """Items where every token matches some text; score the mean, kind the weakest."""
+    def _rarity(self, token: Token) -> int:
+        """How many texts the token's trigrams are typically in (lower: better driver)."""
+        grams = [self.seg.gram_frequency(v.folded) for v in token.variants
+                 if not v.choseong and len(v.key) >= 3]
+        return min(grams) if grams else self.seg.n_texts + 1 - len(token.text)
+
+    def multi(self, tokens: list[Token], joined: Token) -> _Scored:
+        """Items where every token matches some text (score: their mean, kind: the weakest),
+        or the tokens joined do (spacing varies). Candidates: those of the rarest token (words
+        in different fields: 도미노 피자) and of the joined tokens (a typo in a common word;
+        the words in another order lose only the trigrams across their boundaries)."""
         seg = self.seg
-        driver = min((self._all_candidates(t) for t in tokens), key=lambda c: len(c[0]))
-        driver_ents = self._top_entries(*driver, _MULTI_ITEMS)
+        driver = min(tokens, key=self._rarity)
+        driver_ents = np.concatenate([
+            self._top_entries(*self._all_candidates(driver), _MULTI_ITEMS),
+            self._top_entries(*self._all_candidates(joined), _MULTI_ITEMS // 2)])
         items = np.unique(seg.ent_item[driver_ents]).astype(np.int64)
         if len(items) == 0:
             return _Scored.empty()
         ents = seg.entries_of_items(items)
         owner = np.searchsorted(items, seg.ent_item[ents])
+
+        def per_item(token: Token) -> tuple[F32, npt.NDArray[np.uint8]]:
+            scores, how = self._score_entries(token, ents)
+            best = np.zeros(len(items), dtype=np.float32)
+            np.maximum.at(best, owner, scores)
+            kind = np.full(len(items), fm.FUZZY, dtype=np.uint8)
+            is_best = (scores >= best[owner]) & (scores > 0)
+            kind[owner[is_best]] = how[is_best]
+            return best, kind
+
         total = np.zeros(len(items), dtype=np.float32)
         weakest = np.zeros(len(items), dtype=np.uint8)
         matched = np.ones(len(items), dtype=bool)
         for token in tokens:
-            scores, how = self._score_entries(token, ents)
-            per_item = np.zeros(len(items), dtype=np.float32)
-            np.maximum.at(per_item, owner, scores)
-            kind = np.full(len(items), fm.FUZZY, dtype=np.uint8)
-            is_best = scores >= per_item[owner]
-            kind[owner[is_best]] = how[is_best]
-            matched &= per_item > 0
-            total += per_item
+            best, kind = per_item(token)
+            matched &= best > 0
+            total += best
             weakest = np.maximum(weakest, kind)
-        keep = np.flatnonzero(matched)
-        return _Scored(seg.item_ext[items[keep]],
-                       (0.97 * total[keep] / len(tokens)).astype(np.float32), weakest[keep])
+        score = np.where(matched, 0.97 * total / len(tokens), 0).astype(np.float32)
+        joined_best, joined_kind = per_item(joined)
+        use_joined = joined_best > score
+        score = np.maximum(score, joined_best)
+        how = np.where(use_joined, joined_kind, weakest).astype(np.uint8)
+        keep = np.flatnonzero(score > 0)
+        return _Scored(seg.item_ext[items[keep]], score[keep], how[keep])
