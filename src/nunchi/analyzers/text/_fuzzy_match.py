@@ -148,7 +148,7 @@ def literal_quality(d: Distances, n: int, *, exact_ok: bool = True) -> tuple[F32
 
     exact 1.0; prefix 0.90-0.98 and substring 0.78-0.86 (more for covering more of the text);
     fuzzy up to about 0.78, less per weighted edit, best of whole text, prefix and substring
-    (half an edit fewer allowed inside a text).
+    (half an edit fewer allowed inside a text, and in a prefix for queries of 5 units or less).
     0 means no match (more edits than `kmax` allows). ``exact_ok=False`` (a truncated query)
     reports whole-text matches as prefixes.
     """
@@ -161,10 +161,11 @@ def literal_quality(d: Distances, n: int, *, exact_ok: bool = True) -> tuple[F32
         value = base * (1 - dist / (n + 1)) + 0.04 * cov
         return np.where(dist <= most, value, 0).astype(np.float32)
 
-    # Inside a text a short query needs fewer edits: any two syllables are one edit from
-    # some syllable pair of a long name.
+    # Inside a text, and at the start of a longer one for a short query, fewer edits: a
+    # two-syllable word is one edit from many syllable pairs of long names.
+    tighter = max(0.5, limit - 0.5)
     q = np.maximum(fuzzy(d.whole, 0.74, limit), np.maximum(
-        fuzzy(d.prefix, 0.70, limit), fuzzy(d.substring, 0.62, max(0.5, limit - 0.5))))
+        fuzzy(d.prefix, 0.70, tighter if n <= 5 else limit), fuzzy(d.substring, 0.62, tighter)))
     for kind, hit, value in (
             (SUBSTRING, d.substring_raw == 0, 0.78 + 0.08 * cov),
             (PREFIX, d.prefix_raw == 0, 0.90 + 0.08 * cov),

@@ -297,6 +297,8 @@ class FuzzyIndex:
 
 
 def _rank(found: list[_Scored], boost: Popularity, limit: int) -> list[SearchHit]:
+    if not found:
+        return []
     items = np.concatenate([f.items for f in found])
     if len(items) == 0:
         return []
