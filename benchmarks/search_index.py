@@ -1,16 +1,16 @@
 """Latency, build time and memory of `FuzzyIndex` (typo-tolerant Korean catalog search).
 
 ``run() -> dict``; as a script it prints one JSON line:
-``python -m benchmarks.search_index [--generated N] [--queries Q] [--food CSV | --skip-food]``.
+``python -m benchmarks.search_index [--generated N] [--queries Q] [--food CSV] [--skip-food]``.
 
 Two catalogs:
 
 * **food**: the 12,242 dishes of ``../shared/data/nutrition/mfds_dishes_2023-12-27.csv``
   (식품명 as name 1.0, 업체명 as maker 0.6 unless 해당없음, 대표식품명 0.5, 식품대분류명 0.4);
   skipped when the file is absent;
-* **generated**: N (default 1,000,000) item names made from food and plant pieces with a fixed
-  seed (``제주 유기농 매콤한 김치찌개 2인분``, ``수제 라벤더 화분 (소)``), a maker out of 3,000 and a
-  category out of the suffix kinds.
+* **generated**: N (default 1,000,000) item names made from food and plant pieces with a
+  fixed seed (``제주 유기농 매콤한 김치찌개 2인분``, ``수제 라벤더 화분 (소)``), a maker out of
+  3,000 and a category out of the suffix kinds.
 
 The query mix is fixed by seeds: ``Q`` source items per catalog, and for each one query of
 each class: **keyword** (the whole name, or one word of it), **fuzzy** (the name with one or two
@@ -60,35 +60,40 @@ Item = tuple[int, list[Text]]
 _ORIGINS = ["", "", "", "국산", "제주", "유기농", "강원", "전남", "청송", "무농약", "햇", "수제",
             "할매", "옛날", "궁중", "시골", "전통", "프리미엄", "산지직송"]
 _STYLES = ["", "", "매콤한", "달콤한", "고소한", "얼큰한", "담백한", "바삭한", "촉촉한", "진한",
-           "순한", "새콤달콤", "마늘", "간장", "고추장", "된장", "치즈", "버터", "크림", "로제", "숯불",
-           "훈제", "꿀", "생"]
+           "순한", "새콤달콤", "마늘", "간장", "고추장", "된장", "치즈", "버터", "크림", "로제",
+           "숯불", "훈제", "꿀", "생"]
 _BASES = ["김치", "된장", "고추", "떡", "만두", "국수", "냉면", "불고기", "갈비", "삼겹살", "닭",
-          "오리", "전복", "새우", "오징어", "낙지", "고등어", "갈치", "조기", "두부", "감자", "고구마",
-          "호박", "버섯", "시금치", "콩나물", "미역", "쌀", "보리", "현미", "귀리", "사과", "배", "감",
-          "귤", "딸기", "포도", "복숭아", "자두", "매실", "유자", "모과", "대추", "밤", "호두", "잣",
-          "녹차", "홍삼", "인삼", "더덕", "도라지", "연근", "우엉", "양파", "마늘쫑", "깻잎", "상추",
-          "진달래", "개나리", "철쭉", "무궁화", "장미", "국화", "백합", "튤립", "라벤더", "로즈마리",
-          "바질", "민트", "선인장", "다육이", "몬스테라", "고무나무", "소나무", "단풍나무", "은행나무",
-          "벚나무", "동백", "수국", "해바라기", "코스모스", "안개꽃", "제라늄", "베고니아",
-          "산세베리아", "스투키", "금전수", "행운목", "올리브", "블루베리", "아보카도", "망고", "키위",
-          "레몬", "자몽", "꽃게", "가리비", "떡볶이", "순대", "어묵", "족발", "보쌈", "곱창"]
+          "오리", "전복", "새우", "오징어", "낙지", "고등어", "갈치", "조기", "두부", "감자",
+          "고구마", "호박", "버섯", "시금치", "콩나물", "미역", "쌀", "보리", "현미", "귀리",
+          "사과", "배", "감", "귤", "딸기", "포도", "복숭아", "자두", "매실", "유자", "모과",
+          "대추", "밤", "호두", "잣", "녹차", "홍삼", "인삼", "더덕", "도라지", "연근", "우엉",
+          "양파", "마늘쫑", "깻잎", "상추", "진달래", "개나리", "철쭉", "무궁화", "장미", "국화",
+          "백합", "튤립", "라벤더", "로즈마리", "바질", "민트", "선인장", "다육이", "몬스테라",
+          "고무나무", "소나무", "단풍나무", "은행나무", "벚나무", "동백", "수국", "해바라기",
+          "코스모스", "안개꽃", "제라늄", "베고니아", "산세베리아", "스투키", "금전수", "행운목",
+          "올리브", "블루베리", "아보카도", "망고", "키위", "레몬", "자몽", "꽃게", "가리비",
+          "떡볶이", "순대", "어묵", "족발", "보쌈", "곱창"]
 _SUFFIXES = {
-    "찌개 및 전골류": ["찌개", "전골", "탕", "국"], "볶음 및 조림류": ["볶음", "조림", "구이", "찜"],
-    "반찬류": ["무침", "전", "튀김", "장아찌", "절임"], "밥 및 죽류": ["죽", "덮밥", "김밥", "비빔밥"],
-    "면류": ["국수", "라면", "파스타", "우동"], "빵 및 과자류": ["빵", "케이크", "쿠키", "피자", "버거"],
-    "음료 및 차류": ["주스", "라떼", "스무디", "차", "에이드"], "장 및 양념류": ["청", "잼", "즙", "소스"],
+    "찌개 및 전골류": ["찌개", "전골", "탕", "국"],
+    "볶음 및 조림류": ["볶음", "조림", "구이", "찜"],
+    "반찬류": ["무침", "전", "튀김", "장아찌", "절임"],
+    "밥 및 죽류": ["죽", "덮밥", "김밥", "비빔밥"],
+    "면류": ["국수", "라면", "파스타", "우동"],
+    "빵 및 과자류": ["빵", "케이크", "쿠키", "피자", "버거"],
+    "음료 및 차류": ["주스", "라떼", "스무디", "차", "에이드"],
+    "장 및 양념류": ["청", "잼", "즙", "소스"],
     "원예류": ["화분", "모종", "묘목", "씨앗", "구근", "꽃다발", "분재"],
 }
 _VARIANTS = ["", "", "", " (대)", " (소)", " 1kg", " 500g", " 2인분", " 세트", " 골드", " 스페셜",
              " 미니", " (L)", " (M)", " plus", " 3개입"]
 _MAKER_HEADS = ["한", "대", "신", "참", "푸른", "새", "우리", "바른", "정", "해", "달", "솔", "봄",
                 "들", "산", "강", "늘", "온", "맑은", "참된"]
-_MAKER_MIDS = ["솔", "빛", "들", "마루", "누리", "가온", "다솜", "하늘", "바다", "나래", "미소", "보람",
-               "한결", "새봄", "이슬"]
-_MAKER_TAILS = ["식품", "농원", "푸드", "가든", "농장", "베이커리", "상회", "식당", "플라워", "화원",
-                "F&B", "팜"]
-_NEAR = {"ㅐ": "ㅔ", "ㅔ": "ㅐ", "ㅒ": "ㅖ", "ㅖ": "ㅒ", "ㄱ": "ㄲ", "ㄲ": "ㄱ", "ㄷ": "ㄸ", "ㄸ": "ㄷ",
-         "ㅂ": "ㅃ", "ㅃ": "ㅂ", "ㅅ": "ㅆ", "ㅆ": "ㅅ", "ㅈ": "ㅉ", "ㅉ": "ㅈ"}
+_MAKER_MIDS = ["솔", "빛", "들", "마루", "누리", "가온", "다솜", "하늘", "바다", "나래", "미소",
+               "보람", "한결", "새봄", "이슬"]
+_MAKER_TAILS = ["식품", "농원", "푸드", "가든", "농장", "베이커리", "상회", "식당", "플라워",
+                "화원", "F&B", "팜"]
+_NEAR = {"ㅐ": "ㅔ", "ㅔ": "ㅐ", "ㅒ": "ㅖ", "ㅖ": "ㅒ", "ㄱ": "ㄲ", "ㄲ": "ㄱ", "ㄷ": "ㄸ",
+         "ㄸ": "ㄷ", "ㅂ": "ㅃ", "ㅃ": "ㅂ", "ㅅ": "ㅆ", "ㅆ": "ㅅ", "ㅈ": "ㅉ", "ㅉ": "ㅈ"}
 _JAMO = "ㄱㄴㄷㄹㅁㅂㅅㅇㅈㅊㅋㅌㅍㅎㅏㅓㅗㅜㅡㅣㅐㅔㅑㅕ"
 _WORD_SPLIT = re.compile(r"[\s_()/&·ㆍ,]+")
 
@@ -147,7 +152,8 @@ def _words(name: str) -> list[str]:
     return [w for w in _WORD_SPLIT.split(name) if sum(map(is_syllable, w)) >= 2]
 
 
-def query_mix(items: Sequence[Item], count: int, seed: int = 42) -> dict[str, list[tuple[str, str]]]:
+def query_mix(items: Sequence[Item], count: int, seed: int = 42
+              ) -> dict[str, list[tuple[str, str]]]:
     """``count`` (query, expected) pairs per class, from seeded source items: a result is
     relevant when its name contains ``expected`` (the source name for keyword and fuzzy
     queries made of the whole name, else the word the query was made from)."""
@@ -216,12 +222,17 @@ def _pin_one_cpu() -> int | None:
 
 
 def run(generated: int = 1_000_000, queries: int = 200, food: Path | None = FOOD_CSV,
-        progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Figures for the food catalog (when ``food`` is a file) and a generated one."""
+        progress: Callable[[str], None] | None = None, pin_cpu: bool = False
+        ) -> dict[str, Any]:
+    """Figures for the food catalog (when ``food`` is a file) and a generated one.
+
+    ``pin_cpu`` pins this process to one CPU for good (the script does; a caller that goes
+    on with other work should not)."""
     from benchmarks.pipeline import machine_info
 
     result: dict[str, Any] = {"benchmark": "search_index", "machine": machine_info(),
-                              "pinned_cpu": _pin_one_cpu(), "queries_per_class": queries}
+                              "pinned_cpu": _pin_one_cpu() if pin_cpu else None,
+                              "queries_per_class": queries}
     if food is not None and food.is_file():
         if progress:
             progress("food")
@@ -244,8 +255,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="the MFDS dishes CSV (default: %(default)s)")
     parser.add_argument("--skip-food", action="store_true")
     args = parser.parse_args(argv)
-    print(json.dumps(run(args.generated, args.queries, None if args.skip_food else args.food),
-                     ensure_ascii=False))
+    result = run(args.generated, args.queries, None if args.skip_food else args.food,
+                 pin_cpu=True)
+    print(json.dumps(result, ensure_ascii=False))
 
 
 if __name__ == "__main__":

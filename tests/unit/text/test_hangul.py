@@ -93,7 +93,8 @@ def test_rlacljjrp_spells_what_its_keys_spell() -> None:
     assert keyboard_to_hangul("rlacljjrp") == "김치ㅓㅓ게"
 
 
-@pytest.mark.parametrize("text", ["김치찌개", "닭볶음탕", "왜", "값", "읽다", "과자", "쀍", "안녕하세요"])
+@pytest.mark.parametrize("text", ["김치찌개", "닭볶음탕", "왜", "값", "읽다", "과자", "쀍",
+                                  "안녕하세요"])
 def test_hangul_to_keyboard_round_trips(text: str) -> None:
     assert keyboard_to_hangul(hangul_to_keyboard(text)) == text
 

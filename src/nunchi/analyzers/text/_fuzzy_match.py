@@ -73,9 +73,10 @@ def distances(query: bytes, keys: U8, off: I64, rows: I64) -> Distances:
     count = len(rows)
     lens = (off[rows + 1] - off[rows]).astype(np.int64)
     if n == 0 or count == 0:
-        zero = np.zeros(count, dtype=np.int64)
-        return Distances(zero + n, zero + n, zero + n, *(3 * [zero.astype(np.float32) + n]),
-                         zero + n, zero + n, zero + n, lens)
+        worst = np.full(count, n, dtype=np.int64)
+        worst_w = worst.astype(np.float32)
+        return Distances(worst, worst, worst, worst_w, worst_w, worst_w, worst, worst, worst,
+                         lens)
     peq = np.zeros(2 * _A, dtype=np.uint64)
     bits = np.left_shift(np.uint64(1), np.arange(n, dtype=np.uint64))
     np.bitwise_or.at(peq, q.astype(np.int64), bits)

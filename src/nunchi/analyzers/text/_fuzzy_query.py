@@ -182,7 +182,7 @@ def allowed_filter(allowed: Collection[int] | npt.NDArray[np.generic] | None
         return None
     if isinstance(allowed, np.ndarray):
         if allowed.dtype == np.bool_:
-            return allowed.ravel()
+            return np.asarray(allowed, dtype=np.bool_).ravel()
         if not np.issubdtype(allowed.dtype, np.integer):
             raise InvalidInput("allowed must hold item ids (integers) or be a bool mask, "
                                f"got an array of {allowed.dtype}")

@@ -166,7 +166,8 @@ class Segment:
         """The live items as the input of a new segment (for compaction)."""
         items = np.flatnonzero(self.item_alive)
         ents = self.entries_of_items(items)
-        tids, ent_tid = np.unique(self.ent_tid[ents], return_inverse=True)
+        used, ent_tid = np.unique(self.ent_tid[ents], return_inverse=True)
+        tids = used.astype(np.int64)
         keys, key_off = gather(self.keys, self.key_off, tids)
         cho, cho_off = gather(self.cho, self.cho_off, tids)
         off = np.zeros(len(items) + 1, dtype=np.int64)

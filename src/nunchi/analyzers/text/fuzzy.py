@@ -317,7 +317,7 @@ def _rank(found: list[_Scored], boost: Popularity, limit: int) -> list[SearchHit
 class _SegmentSearch:
     """One search over one segment."""
 
-    def __init__(self, seg: Segment, restriction: npt.NDArray[np.generic] | None,
+    def __init__(self, seg: Segment, restriction: npt.NDArray[np.bool_] | I64 | None,
                  boost: Popularity, limit: int) -> None:
         self.seg = seg
         self.restriction = restriction

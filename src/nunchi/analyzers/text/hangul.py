@@ -22,8 +22,8 @@ __all__ = [
     "JONGSEONG",
     "JUNGSEONG",
     "KEY_ALPHABET_SIZE",
-    "choseong",
     "char_key",
+    "choseong",
     "choseong_key",
     "compose",
     "compose_jamo",
@@ -45,8 +45,8 @@ CHOSEONG = "ㄱㄲㄴㄷㄸㄹㅁㅂㅃㅅㅆㅇㅈㅉㅊㅋㅌㅍㅎ"
 """The 19 initial consonants, in Unicode order."""
 JUNGSEONG = "ㅏㅐㅑㅒㅓㅔㅕㅖㅗㅘㅙㅚㅛㅜㅝㅞㅟㅠㅡㅢㅣ"
 """The 21 vowels, in Unicode order."""
-JONGSEONG = ("", "ㄱ", "ㄲ", "ㄳ", "ㄴ", "ㄵ", "ㄶ", "ㄷ", "ㄹ", "ㄺ", "ㄻ", "ㄼ", "ㄽ", "ㄾ", "ㄿ", "ㅀ",
-             "ㅁ", "ㅂ", "ㅄ", "ㅅ", "ㅆ", "ㅇ", "ㅈ", "ㅊ", "ㅋ", "ㅌ", "ㅍ", "ㅎ")
+JONGSEONG = ("", "ㄱ", "ㄲ", "ㄳ", "ㄴ", "ㄵ", "ㄶ", "ㄷ", "ㄹ", "ㄺ", "ㄻ", "ㄼ", "ㄽ", "ㄾ",
+             "ㄿ", "ㅀ", "ㅁ", "ㅂ", "ㅄ", "ㅅ", "ㅆ", "ㅇ", "ㅈ", "ㅊ", "ㅋ", "ㅌ", "ㅍ", "ㅎ")
 """The 28 finals, in Unicode order; index 0 is "no final"."""
 
 _BASE, _LAST = 0xAC00, 0xD7A3
@@ -138,9 +138,7 @@ def choseong(text: str, *, keep_other: bool = True) -> str:
         parts = decompose(ch)
         if parts:
             out.append(parts[0])
-        elif ch in _CONSONANTS:
-            out.append(ch)
-        elif keep_other and not "ㅏ" <= ch <= "ㅣ":
+        elif ch in _CONSONANTS or (keep_other and not "ㅏ" <= ch <= "ㅣ"):
             out.append(ch)
     return "".join(out)
 
@@ -178,9 +176,9 @@ def compose_jamo(jamo: str) -> str:
 
     for key in "".join(_SPLIT.get(c, c) for c in jamo):
         if key in _LEAD_IX:
-            if lead and vowel and not tail and key not in _NO_TAIL:
-                tail.append(key)
-            elif lead and vowel and len(tail) == 1 and tail[0] + key in _TAIL_PAIRS:
+            first_tail = not tail and key not in _NO_TAIL
+            second_tail = len(tail) == 1 and tail[0] + key in _TAIL_PAIRS
+            if lead and vowel and (first_tail or second_tail):
                 tail.append(key)
             else:
                 flush()
@@ -290,15 +288,17 @@ def search_key(text: str) -> bytes:
     """The comparison key of ``text``: the 2-beolsik keystrokes that type it, one byte each.
 
     The text is normalised (`normalize_text`), spaces and punctuation are dropped (Korean
-    spacing varies: ``김치 찌개`` = ``김치찌개``), each syllable becomes its keystrokes with compound
-    vowels and finals split (``왜`` -> ㅇ ㅗ ㅐ, ``닭`` -> ㄷ ㅏ ㄹ ㄱ) and tense consonants kept as one
-    unit (``ㄲ``: one key with shift). Digits and Latin letters are one unit each; other letters
-    share a few hashed units. Why keystrokes: a typing slip is then one edit (a missed ㅗ in
-    ``과자`` -> ``가자``, a wrong final), Korean typed in English mode has the very same key
-    (``rlacl`` and ``김치`` both give ㄱ ㅣ ㅁ ㅊ ㅣ), and a word typed halfway (``김치ㅉ``) is a
-    prefix of the word. The confusions people make most, a tense consonant for a plain one
-    (``떡뽁이``) and ㅐ/ㅔ, ㅒ/ㅖ (``김치찌게``, ``진달레``), are folded together by `fold_key`: the
-    fuzzy index counts such a slip as half an edit (the mean of the distances on the key and on
+    spacing varies: ``김치 찌개`` = ``김치찌개``), each syllable becomes its keystrokes with
+    compound vowels and finals split (``왜`` -> ㅇ ㅗ ㅐ, ``닭`` -> ㄷ ㅏ ㄹ ㄱ) and tense
+    consonants kept as one unit (``ㄲ``: one key with shift). Digits and Latin letters are
+    one unit each; other letters share a few hashed units.
+
+    Why keystrokes: a typing slip is then one edit (a missed ㅗ in ``과자`` -> ``가자``, a
+    wrong final), Korean typed in English mode has the very same key (``rlacl`` and ``김치``
+    both give ㄱ ㅣ ㅁ ㅊ ㅣ), and a word typed halfway (``김치ㅉ``) is a prefix of the word.
+    The confusions people make most, a tense consonant for a plain one (``떡뽁이``) and
+    ㅐ/ㅔ, ㅒ/ㅖ (``김치찌게``, ``진달레``), are folded together by `fold_key`: the fuzzy
+    index counts such a slip as half an edit (the mean of the distances on the key and on
     the folded key), so ``진달레`` is 0.5 from ``진달래`` and ``떡뽁이`` 1.0 from ``떡볶이``.
     """
     return b"".join(_char_key(ch) for ch in normalize_text(text))
