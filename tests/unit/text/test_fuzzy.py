@@ -291,3 +291,15 @@ def test_real_food_names(food: tuple[FuzzyIndex, dict[int, str]], query: str,
         assert names[hits[0].item_id] == expected
     else:
         assert names[hits[0].item_id] in {"김치찌개", "갈치찌개"}
+
+
+def test_odd_item_texts_are_indexed_without_trouble() -> None:
+    index = FuzzyIndex.build([(1, ["", "!!!"]), (2, ["😀"]), (3, ["가" * 1000]), (4, ["a"]),
+                              (-5, ["김치"])])
+    assert ids(index.search("가가가가")) == [3]
+    assert ids(index.search("a")) == [4]
+    assert ids(index.search("김치")) == [-5]
+    index.add(6, ["!!"])
+    index.remove(3)
+    index.compact()
+    assert index.search("가가") == [] and len(index) == 5
