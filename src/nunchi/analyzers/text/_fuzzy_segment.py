@@ -20,12 +20,14 @@ import numpy.typing as npt
 from nunchi.analyzers.text._fuzzy_arrays import I64, U8, concat_ragged, dedupe, gather, ranges
 from nunchi.analyzers.text.hangul import KEY_ALPHABET_SIZE, fold_table
 
-__all__ = ["CANDIDATE_CAP", "Segment", "SegmentInput"]
+__all__ = ["CANDIDATE_CAP", "POSTING_BUDGET", "Segment", "SegmentInput"]
 
 _A = KEY_ALPHABET_SIZE
 _FOLD = np.frombuffer(fold_table(), dtype=np.uint8)
 CANDIDATE_CAP = 20_000
 """At most this many texts leave candidate generation (the ones sharing most grams)."""
+POSTING_BUDGET = 300_000
+"""Postings one candidate generation reads before it skips the query's most common grams."""
 F32 = npt.NDArray[np.float32]
 
 
@@ -206,12 +208,22 @@ class Segment:
                 tids = np.flatnonzero(self.first2 // _A == q[0])
             return _capped(tids, _closeness(self.key_len[tids], n))
         at, n_grams = self._grams(folded_key)
-        posting = self.post_tid[ranges(self.gram_off[at], self.gram_off[at + 1] -
-                                       self.gram_off[at])]
+        df = self.gram_off[at + 1] - self.gram_off[at]
+        # The most common trigrams cost the most and tell the least: past POSTING_BUDGET
+        # postings they are skipped (at most half of them), and the bound lowered to match.
+        dropped = 0
+        if int(df.sum()) > POSTING_BUDGET and len(at) > 1:
+            order = np.argsort(df)
+            keep = max((len(at) + 1) // 2, int(np.searchsorted(np.cumsum(df[order]),
+                                                                POSTING_BUDGET)))
+            dropped = len(at) - keep
+            at, df = at[order[:keep]], df[order[:keep]]
+        posting = self.post_tid[ranges(self.gram_off[at], df)]
         if len(posting) == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         counts = np.bincount(posting, minlength=self.n_texts)
-        low = max(1, n_grams - 3 * edits)
+        low = max(1, n_grams - 3 * edits - dropped)
+        n_grams -= dropped
         tids = np.flatnonzero(counts >= low)
         if len(tids) > CANDIDATE_CAP:
             hist = np.bincount(counts[tids])
