@@ -1,0 +1,1 @@
+"""Vision analyzers: the ImageNet backbone and the trainable classifier head (pure)."""
