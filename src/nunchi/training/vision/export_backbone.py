@@ -32,7 +32,16 @@ from torch import nn
 from nunchi.analyzers.vision.onnx_export import prune
 from nunchi.analyzers.vision.preprocess import CROP_PADDING, to_batch
 
-__all__ = ["OPSET", "VARIANTS", "Variant", "export", "load_torch_model", "main", "parity"]
+__all__ = [
+    "OPSET",
+    "VARIANTS",
+    "Variant",
+    "export",
+    "fp16_weights",
+    "load_torch_model",
+    "main",
+    "parity",
+]
 
 OPSET = 17
 MEAN_RGB = 127.0
@@ -119,12 +128,24 @@ def _spec(variant: str) -> Variant:
         raise SystemExit(f"unknown variant {variant!r}: one of {', '.join(VARIANTS)}") from None
 
 
-def export(variant: str, out_dir: Path, *, opset: int = OPSET) -> Path:
-    """Write ``out_dir/<variant>.onnx`` (features + logits outputs, dynamic batch); its path."""
+def export(
+    variant: str,
+    out_dir: Path,
+    *,
+    opset: int = OPSET,
+    fp16: bool = False,
+    name: str | None = None,
+) -> Path:
+    """Write ``out_dir/<variant>.onnx`` (features + logits outputs, dynamic batch); its path.
+
+    With ``fp16`` the weights are stored as float16 (see :func:`fp16_weights`) and the file is
+    ``<variant>-fp16.onnx``; ``name`` overrides the file's stem.
+    """
     spec = _spec(variant)
     model = _Exportable(load_torch_model(variant)).eval()
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{variant}.onnx"
+    stem = name or (f"{variant}-fp16" if fp16 else variant)
+    path = out_dir / f"{stem}.onnx"
     dummy = torch.zeros(1, 3, spec.input_size, spec.input_size)
     with torch.no_grad():
         torch.onnx.export(
@@ -151,10 +172,13 @@ def export(variant: str, out_dir: Path, *, opset: int = OPSET) -> Path:
         "nunchi.crop_padding": str(CROP_PADDING),
         "nunchi.input": "float32 RGB 0..255 NCHW; (x - 127) / 128 is inside the graph",
         "nunchi.resize": "square centre crop size/(size+crop_padding) of the short side, bicubic",
+        "nunchi.weights": "float16 (cast to float32 at load)" if fp16 else "float32",
     }
     del proto.metadata_props[:]
     for key, value in meta.items():
         proto.metadata_props.add(key=key, value=value)
+    if fp16:
+        proto = fp16_weights(proto)
     onnx.checker.check_model(proto)
     onnx.save(proto, str(path))
     return path
@@ -221,6 +245,40 @@ def _fold_pads(proto: onnx.ModelProto) -> onnx.ModelProto:
     return proto
 
 
+def fp16_weights(proto: onnx.ModelProto, min_size: int = 1024) -> onnx.ModelProto:
+    """Store large float32 weights as float16, each behind a ``Cast`` back to float32.
+
+    Halves the file; ONNX Runtime folds the casts when it loads the model, so it computes in
+    float32 with weights rounded to float16 and runs as fast as before.
+    """
+    graph = proto.graph
+    casts: list[onnx.NodeProto] = []
+    kept: list[onnx.TensorProto] = []
+    for init in graph.initializer:
+        arr = onnx.numpy_helper.to_array(init)
+        if arr.dtype != np.float32 or arr.size < min_size:
+            kept.append(init)
+            continue
+        half = onnx.numpy_helper.from_array(arr.astype(np.float16), f"{init.name}.fp16")
+        kept.append(half)
+        casts.append(
+            onnx.helper.make_node(
+                "Cast",
+                [half.name],
+                [init.name],
+                to=onnx.TensorProto.FLOAT,
+                name=f"{init.name}.cast",
+            )
+        )
+    del graph.initializer[:]
+    graph.initializer.extend(kept)
+    nodes = casts + list(graph.node)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    onnx.checker.check_model(proto)
+    return proto
+
+
 def _session(path: Path) -> ort.InferenceSession:
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
@@ -265,6 +323,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--variant", default="lite0", choices=sorted(VARIANTS))
     ap.add_argument("--out", type=Path, required=True, help="folder for <variant>.onnx")
     ap.add_argument("--opset", type=int, default=OPSET)
+    ap.add_argument("--fp16", action="store_true", help="store the weights as float16")
+    ap.add_argument("--name", help="file stem (default: the variant, plus -fp16 with --fp16)")
     ap.add_argument(
         "--images",
         type=Path,
@@ -274,7 +334,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--per-class", type=int, default=4, help="parity images per class folder")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
-    path = export(args.variant, args.out, opset=args.opset)
+    path = export(args.variant, args.out, opset=args.opset, fp16=args.fp16, name=args.name)
     report = parity(args.variant, path, _images(args.images, args.per_class))
     print(json.dumps({"onnx": str(path), "opset": args.opset, **report}))
 
