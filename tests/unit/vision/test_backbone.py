@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nunchi.analyzers.vision.backbone import DEFAULT_VARIANT, MODELS_DIR, Backbone, l2_normalize
+from nunchi.analyzers.vision.backbone import DEFAULT_VARIANT, MODELS_DIR, Backbone
+from nunchi.analyzers.vision.vectors import l2_normalize
 from nunchi.errors import InvalidInput
 
 

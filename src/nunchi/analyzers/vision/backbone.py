@@ -18,6 +18,7 @@ import onnxruntime as ort
 from numpy.typing import NDArray
 
 from nunchi.analyzers.vision.preprocess import ImageInput, to_batch
+from nunchi.analyzers.vision.vectors import l2_normalize
 from nunchi.errors import InvalidInput
 
 __all__ = [
@@ -26,7 +27,6 @@ __all__ = [
     "MODELS_DIR",
     "Backbone",
     "BackboneOutput",
-    "l2_normalize",
 ]
 
 MODELS_DIR = Path(__file__).parent / "models"
@@ -39,14 +39,6 @@ F32 = NDArray[np.float32]
 
 _CACHE: dict[str, Backbone] = {}
 _CACHE_LOCK = threading.Lock()
-
-
-def l2_normalize(features: NDArray[np.floating], eps: float = 1e-12) -> F32:
-    """Rows scaled to unit Euclidean length (all-zero rows stay zero)."""
-    x = np.asarray(features, dtype=np.float32)
-    norms = np.sqrt(np.einsum("ij,ij->i", x, x, dtype=np.float64))
-    out: F32 = (x / np.maximum(norms, eps)[:, None]).astype(np.float32)
-    return out
 
 
 @dataclass(frozen=True)

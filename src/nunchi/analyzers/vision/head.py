@@ -20,9 +20,9 @@ from typing import BinaryIO, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from nunchi.analyzers.vision.backbone import l2_normalize
 from nunchi.analyzers.vision.calibration import fit_temperature, stratified_folds
 from nunchi.analyzers.vision.logistic import fit_logistic, log_softmax
+from nunchi.analyzers.vision.vectors import l2_normalize
 from nunchi.errors import InvalidInput
 
 __all__ = [
