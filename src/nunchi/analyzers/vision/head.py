@@ -119,7 +119,7 @@ class ClassifierHead:
             oof = np.empty((len(x), len(names)), dtype=np.float64)
             for f in range(n_folds):
                 train, held = fold != f, fold == f
-                part = fit_logistic(x[train], y[train], len(names), l2=l2)
+                part = fit_logistic(x[train], y[train], len(names), l2=l2, start=main)
                 oof[held] = x[held] @ part.weights + part.bias
             temperature, calibrated = fit_temperature(oof, y), True
         return cls(

@@ -118,13 +118,21 @@ def fit_logistic(
     l2: float,
     max_iter: int = 500,
     tol: float = 1e-5,
+    start: LogisticFit | None = None,
 ) -> LogisticFit:
-    """Fit ``softmax(x @ W + b)`` to class indices ``y`` (``0 <= y < n_classes``)."""
+    """Fit ``softmax(x @ W + b)`` to class indices ``y`` (``0 <= y < n_classes``).
+
+    The search starts from zeros, or from ``start`` (a fit on similar data, e.g. all the rows
+    when fitting a cross-validation fold), which reaches the same optimum in fewer steps.
+    """
     x64 = np.asarray(x, dtype=np.float64)
     n, d = x64.shape
     onehot = np.zeros((n, n_classes), dtype=np.float64)
     onehot[np.arange(n), np.asarray(y)] = 1.0
-    theta0 = np.zeros(d * n_classes + n_classes, dtype=np.float64)
+    if start is None:
+        theta0 = np.zeros(d * n_classes + n_classes, dtype=np.float64)
+    else:
+        theta0 = np.concatenate([start.weights.ravel(), start.bias]).astype(np.float64)
     theta, loss, iters, converged = _lbfgs(
         _objective(x64, onehot, l2), theta0, max_iter=max_iter, tol=tol
     )

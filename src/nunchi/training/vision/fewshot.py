@@ -4,7 +4,7 @@ Protocol (flowers: 5 classes x 50 photos): per seed, ``--shots`` photos of each 
 :class:`~nunchi.analyzers.vision.head.ClassifierHead` on the backbone's embeddings, the other
 photos test it; accuracy is reported as mean / min / max over the seeds, with the calibrated
 log-loss and ECE (and the ECE without calibration). Speed is ONNX Runtime on one intra-op and
-one inter-op thread, sequential execution, one image per run, best of three rounds, on
+one inter-op thread, sequential execution, one image per run, best of ``--rounds`` rounds, on
 preprocessed arrays (``images_per_s``) and from the JPEG file (``images_per_s_with_decode``).
 The abstain study trains on all classes but one and counts how often photos of the left-out
 class are answered "unknown" at each threshold. Prints one JSON line::
@@ -173,6 +173,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--l2", type=float, default=DEFAULT_L2)
     ap.add_argument("--speed-images", type=int, default=60)
+    ap.add_argument("--rounds", type=int, default=3, help="speed rounds (the best is kept)")
     ap.add_argument("--no-abstain", action="store_true", help="skip the abstain study")
     args = ap.parse_args(argv)
     files, tags = load_dataset(args.data)
@@ -185,6 +186,7 @@ def main(argv: list[str] | None = None) -> None:
             "seeds": args.seeds,
             "l2": args.l2,
             "threads": {"intra_op": 1, "inter_op": 1, "execution": "sequential"},
+            "speed_rounds": args.rounds,
             "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
         },
         "variants": {},
@@ -197,7 +199,7 @@ def main(argv: list[str] | None = None) -> None:
             "input_size": backbone.input_size,
             "feature_dim": backbone.feature_dim,
             "mb": round(path.stat().st_size / 1e6, 2),
-            **speed(backbone, files, args.speed_images),
+            **speed(backbone, files, args.speed_images, args.rounds),
             **accuracy_study(features, tags, shots=args.shots, seeds=args.seeds, l2=args.l2),
         }
         if not args.no_abstain:
