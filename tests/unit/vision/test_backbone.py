@@ -97,3 +97,24 @@ def test_bad_batch_shape_and_top_k_are_invalid_input(backbone: Backbone) -> None
         backbone.top_labels(np.zeros((1, 1000), np.float32), top_k=0)
     with pytest.raises(InvalidInput, match="batch_size"):
         backbone.run([], batch_size=0)
+
+
+def test_concurrent_embeds_agree(backbone: Backbone, flowers: Path) -> None:
+    photos = _photos(flowers, "sunflowers", 3)
+    expected = backbone.embed(photos)
+    results: list[np.ndarray] = []
+    lock = threading.Lock()
+
+    def work() -> None:
+        out = backbone.embed(photos)
+        with lock:
+            results.append(out)
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert len(results) == 3
+    for out in results:
+        np.testing.assert_array_equal(out, expected)
