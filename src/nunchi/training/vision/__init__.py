@@ -1,0 +1,1 @@
+"""Builds the vision analyzers' artifacts: the ONNX backbone, its labels, the variant study."""
