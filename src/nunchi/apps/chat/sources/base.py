@@ -260,7 +260,12 @@ class SourceSink(Protocol):
 
 
 class ParseError(ValueError):
-    """A frame or response is not in the shape the adapter knows (the platform changed)."""
+    """A frame or response is not in the shape the adapter knows (the platform changed).
+    ``raw`` is the offending piece when it is smaller than the whole frame."""
+
+    def __init__(self, message: str, raw: str | bytes | None = None) -> None:
+        super().__init__(message)
+        self.raw = raw
 
 
 class ReconnectNow(Exception):

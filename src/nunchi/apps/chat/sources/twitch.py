@@ -277,7 +277,7 @@ def parse_twitch_frame(
     frame: str, *, channel: str, broadcast: str
 ) -> list[TwitchEvent | ParseError]:
     """Every line of one WebSocket frame, in order; a bad line becomes its ParseError (with
-    the line kept as ``args[1]``) so the other lines of the frame still count."""
+    the line as its ``raw``) so the other lines of the frame still count."""
     out: list[TwitchEvent | ParseError] = []
     for line in frame.split("\n"):
         if not line.strip("\r "):
@@ -366,7 +366,7 @@ class TwitchSource(ChatSource):
         try:
             for event in events:
                 if isinstance(event, ParseError):
-                    ctx.parse_failure(event.args[1] if len(event.args) > 1 else "", event)
+                    ctx.parse_failure(event.raw or "", event)
                 elif isinstance(event, ChatMessage):
                     messages.append(event)
                 elif isinstance(event, ChatDeletion):
