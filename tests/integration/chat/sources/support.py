@@ -119,18 +119,30 @@ def running(source: ChatSource, sink: RecordingSink) -> Iterator[threading.Event
         assert not thread.is_alive(), "the source did not return after stop was set"
 
 
+@dataclass(frozen=True)
+class WsServer:
+    """A running loopback WebSocket server."""
+
+    server: Server
+    port: int
+
+
 @contextlib.contextmanager
 def ws_server(
     handler: Callable[[ServerConnection], None], subprotocols: list[str] | None = None
-) -> Iterator[Server]:
-    """A loopback WebSocket server; ``server.port`` is where it listens."""
-    server = serve(handler, "127.0.0.1", 0, subprotocols=subprotocols,  # type: ignore[arg-type]
-                   compression=None)
+) -> Iterator[WsServer]:
+    """A loopback WebSocket server; ``.port`` is where it listens."""
+    server = serve(
+        handler,
+        "127.0.0.1",
+        0,
+        subprotocols=subprotocols,  # type: ignore[arg-type]
+        compression=None,
+    )
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    server.port = server.socket.getsockname()[1]  # type: ignore[attr-defined]
     try:
-        yield server
+        yield WsServer(server, server.socket.getsockname()[1])
     finally:
         server.shutdown()
         thread.join(WAIT)
@@ -173,8 +185,11 @@ class HttpServer:
                 parts = urllib.parse.urlsplit(self.path)
                 length = int(self.headers.get("content-length") or 0)
                 request = Request(
-                    self.command, parts.path, dict(urllib.parse.parse_qsl(parts.query)),
-                    {k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length),
+                    self.command,
+                    parts.path,
+                    dict(urllib.parse.parse_qsl(parts.query)),
+                    {k.lower(): v for k, v in self.headers.items()},
+                    self.rfile.read(length),
                 )
                 outer.requests.append(request)
                 status, body = outer.route(request)

@@ -81,9 +81,14 @@ def test_chzzk_backfill_dedupe_blind_ping_and_chat_channel_change() -> None:
     platform = Chzzk()
     with HttpServer(platform.http) as http, ws_server(platform.chat) as chat:
         source = ChzzkSource(
-            CHANNEL, api_base=http.base, game_base=http.base,
+            CHANNEL,
+            api_base=http.base,
+            game_base=http.base,
             chat_url=lambda cid: f"ws://127.0.0.1:{chat.port}/chat",
-            net=loopback_net(), status_interval=0.05, end_grace=0, reconnect=FAST,
+            net=loopback_net(),
+            status_interval=0.05,
+            end_grace=0,
+            reconnect=FAST,
             healthy_after=0,
         )
         sink = RecordingSink()
@@ -92,9 +97,12 @@ def test_chzzk_backfill_dedupe_blind_ping_and_chat_channel_change() -> None:
 
     texts = sink.texts
     assert texts == [
-        "방송 시작했다!", "첫 채팅이에요",  # backfill (15101)
+        "방송 시작했다!",
+        "첫 채팅이에요",  # backfill (15101)
         "ㅋㅋㅋㅋ 대박",  # live: the repeated "첫 채팅이에요" is dropped
-        "항상 응원합니다", "익명 후원", "3개월 구독!",
+        "항상 응원합니다",
+        "익명 후원",
+        "3개월 구독!",
         "재접속 후 채팅",  # after the drop: the backfill repeats only known messages
         "새 방송이다",  # after chatChannelId changed
     ]
@@ -122,11 +130,19 @@ def test_chzzk_backfill_dedupe_blind_ping_and_chat_channel_change() -> None:
     assert hello["cmd"] == 100 and hello["bdy"]["accTkn"] == "token-N1AbCd"
     assert hello["bdy"]["auth"] == "READ"
     assert platform.connect_frames[2]["bdy"]["accTkn"] == "token-N2XyZw"
-    assert platform.recent_requests[0]["cmd"] == 5101 and platform.recent_requests[0]["sid"] == "sid-0"
+    assert (
+        platform.recent_requests[0]["cmd"] == 5101 and platform.recent_requests[0]["sid"] == "sid-0"
+    )
     assert platform.pongs == [{"ver": "2", "cmd": 10000}]
 
     assert sink.kinds == [
-        "connecting", "live", "reconnecting", "live", "reconnecting", "live", "reconnecting",
+        "connecting",
+        "live",
+        "reconnecting",
+        "live",
+        "reconnecting",
+        "live",
+        "reconnecting",
         "ended",
     ]
     assert "chatChannelId changed" in (sink.states[4].error or "")
@@ -137,8 +153,9 @@ def test_chzzk_channel_not_live_ends_at_once() -> None:
     platform = Chzzk()
     platform.chat_channel = None
     with HttpServer(platform.http) as http:
-        source = ChzzkSource(CHANNEL, api_base=http.base, game_base=http.base,
-                             net=loopback_net(), reconnect=FAST)
+        source = ChzzkSource(
+            CHANNEL, api_base=http.base, game_base=http.base, net=loopback_net(), reconnect=FAST
+        )
         sink = RecordingSink()
         with running(source, sink):
             sink.wait_final()

@@ -67,8 +67,9 @@ def test_chzzk_openapi_session_subscribe_events_and_engineio_ping() -> None:
 
     with HttpServer(http) as api, ws_server(socket) as sock:
         port[0] = sock.port
-        source = ChzzkOpenApiSource("owner-token", api_base=api.base, net=loopback_net(),
-                                    reconnect=FAST)
+        source = ChzzkOpenApiSource(
+            "owner-token", api_base=api.base, net=loopback_net(), reconnect=FAST
+        )
         sink = RecordingSink()
         with running(source, sink):
             sink.wait(lambda s: len(s.received) == 3 and len(s.failures) == 1, "three events")
@@ -78,11 +79,17 @@ def test_chzzk_openapi_session_subscribe_events_and_engineio_ping() -> None:
     path, _, query = paths[0].partition("?")
     assert path == "/socket.io/"
     assert urllib.parse.parse_qs(query) == {
-        "auth": ["session-auth"], "EIO": ["3"], "transport": ["websocket"]}
+        "auth": ["session-auth"],
+        "EIO": ["3"],
+        "transport": ["websocket"],
+    }
     assert subscriptions == ["chat", "donation", "subscription"]
     chat, donation, sub = sink.received
     assert (chat.text, chat.author_name, chat.badges) == (
-        "공식 API 채팅", "공식채팅러", ("role/streaming_chat_manager",))
+        "공식 API 채팅",
+        "공식채팅러",
+        ("role/streaming_chat_manager",),
+    )
     assert chat.channel == "4f6e0f2b9a3c4d5e8f7a6b5c4d3e2f1a"
     assert (donation.kind, donation.amount, donation.currency) == ("donation", 2000, "KRW")
     assert (sub.kind, sub.badges) == ("subscription", ("months/4", "tier/1"))

@@ -43,8 +43,12 @@ def test_shoppinglive_live_feed_dedupe_on_comment_no_and_end() -> None:
 
     with HttpServer(route) as http:
         source = ShoppingLiveSource(
-            "1234567", api_base=http.base + "/live_commerce_web/viewer_api_web",
-            net=loopback_net(), poll_interval=0.01, status_every=3, reconnect=FAST,
+            "1234567",
+            api_base=http.base + "/live_commerce_web/viewer_api_web",
+            net=loopback_net(),
+            poll_interval=0.01,
+            status_every=3,
+            reconnect=FAST,
         )
         sink = RecordingSink()
         with running(source, sink):
@@ -71,9 +75,13 @@ def test_shoppinglive_replay_pages_until_the_end() -> None:
         return 404, {}
 
     with HttpServer(route) as http:
-        source = ShoppingLiveSource("1234567", mode="replay",
-                                    api_base=http.base + "/live_commerce_web/viewer_api_web",
-                                    net=loopback_net(), reconnect=FAST)
+        source = ShoppingLiveSource(
+            "1234567",
+            mode="replay",
+            api_base=http.base + "/live_commerce_web/viewer_api_web",
+            net=loopback_net(),
+            reconnect=FAST,
+        )
         sink = RecordingSink()
         with running(source, sink):
             sink.wait_final()
@@ -111,8 +119,12 @@ class RecordingStop(threading.Event):
 def test_replay_jsonl_keeps_relative_timing_and_reports_bad_lines(speed: float) -> None:
     clock = FakeClock()
     now = datetime(2030, 1, 1, tzinfo=UTC)
-    source = ReplaySource(FIXTURES / "replay" / "recorded.jsonl", speed=speed, clock=clock,
-                          now=lambda: now + timedelta(seconds=clock.t))
+    source = ReplaySource(
+        FIXTURES / "replay" / "recorded.jsonl",
+        speed=speed,
+        clock=clock,
+        now=lambda: now + timedelta(seconds=clock.t),
+    )
     sink = RecordingSink()
     source.run(sink, RecordingStop(clock))
 

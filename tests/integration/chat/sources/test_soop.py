@@ -76,8 +76,15 @@ def test_soop_login_join_chat_balloons_keepalive_reconnect_and_end() -> None:
     soop = Soop()
     with HttpServer(soop.http) as http, ws_server(soop.chat, subprotocols=["chat"]) as chat:
         soop.port = chat.port
-        source = SoopSource("soopbj", api_base=http.base, chat_scheme="ws", net=loopback_net(),
-                            keepalive=0.05, reconnect=FAST, healthy_after=0)
+        source = SoopSource(
+            "soopbj",
+            api_base=http.base,
+            chat_scheme="ws",
+            net=loopback_net(),
+            keepalive=0.05,
+            reconnect=FAST,
+            healthy_after=0,
+        )
         sink = RecordingSink()
         with running(source, sink):
             sink.wait_final()
@@ -90,12 +97,16 @@ def test_soop_login_join_chat_balloons_keepalive_reconnect_and_end() -> None:
     assert (0, []) in soop.received  # keepalive
 
     assert sink.texts == ["안녕하세요 bj님", "오늘 방송 재밌네요", "", "", "", "다시 들어왔어요"]
-    hello, second, balloon, adballoon, sub, again = sink.received
+    hello, second, balloon, adballoon, sub, _again = sink.received
     assert (hello.author_id, hello.author_name, hello.kind) == ("viewer1", "시청자1", "chat")
     assert second.author_id == "fan_22" and "subscriber/5" in second.badges
     assert (balloon.kind, balloon.amount, balloon.currency) == ("donation", 100, "star_balloon")
     assert balloon.author_id == "fan_22" and balloon.author_name == "열혈팬"
-    assert (adballoon.amount, adballoon.currency, adballoon.author_id) == (500, "ad_balloon", "adfan")
+    assert (adballoon.amount, adballoon.currency, adballoon.author_id) == (
+        500,
+        "ad_balloon",
+        "adfan",
+    )
     assert sub.kind == "subscription" and sub.badges == ("months/3",)
     assert {m.broadcast for m in sink.received} == {"soop:soopbj:281234567"}
     assert len({m.message_id for m in sink.received}) == 6

@@ -57,8 +57,11 @@ def test_twitch_messages_deletions_ping_and_reconnects() -> None:
     server_logic = TwitchServer()
     with ws_server(server_logic) as server:
         source = TwitchSource(
-            "#Nunchi_Test", url=f"ws://127.0.0.1:{server.port}", net=loopback_net(),
-            reconnect=FAST, healthy_after=0,
+            "#Nunchi_Test",
+            url=f"ws://127.0.0.1:{server.port}",
+            net=loopback_net(),
+            reconnect=FAST,
+            healthy_after=0,
         )
         sink = RecordingSink()
         with running(source, sink):

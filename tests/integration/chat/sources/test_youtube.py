@@ -58,8 +58,15 @@ class WebYouTube:
 def test_youtube_web_polling_dedupe_deletions_reload_and_end() -> None:
     yt = WebYouTube()
     with HttpServer(yt) as http:
-        source = YouTubeSource(VIDEO, base_url=http.base, net=loopback_net(), min_wait=0,
-                               max_wait=0.05, reconnect=FAST, healthy_after=0)
+        source = YouTubeSource(
+            VIDEO,
+            base_url=http.base,
+            net=loopback_net(),
+            min_wait=0,
+            max_wait=0.05,
+            reconnect=FAST,
+            healthy_after=0,
+        )
         sink = RecordingSink()
         with running(source, sink):
             sink.wait_final()
@@ -68,9 +75,14 @@ def test_youtube_web_polling_dedupe_deletions_reload_and_end() -> None:
     assert yt.bodies[0]["context"]["client"]["clientName"] == "WEB"
     assert yt.bodies[0]["continuation"] == "ALL-CHAT-0"  # "Live chat", not "Top chat"
     assert sink.texts == [
-        "안녕하세요 😀", "멤버 전용 :yt:", "슈퍼챗 감사!", "", "1년 됐어요", "새로고침 후",
+        "안녕하세요 😀",
+        "멤버 전용 :yt:",
+        "슈퍼챗 감사!",
+        "",
+        "1년 됐어요",
+        "새로고침 후",
     ]
-    hello, member, superchat, dollars, membership, after = sink.received
+    hello, member, superchat, dollars, membership, _after = sink.received
     assert hello.author_id == "UCaaaaaaaaaaaaaaaaaaaaa1" and hello.author_name == "@kim"
     assert hello.badges == ("moderator",) and hello.sent_at.timestamp() == 1717000000.0
     assert hello.channel == "UCtestchannel000000000001"
@@ -95,8 +107,9 @@ def test_youtube_web_polling_dedupe_deletions_reload_and_end() -> None:
 def test_youtube_handle_whose_stream_is_over_ends() -> None:
     yt = WebYouTube("watch_ended.html")
     with HttpServer(yt) as http:
-        source = YouTubeSource(handle="@testchannel", base_url=http.base, net=loopback_net(),
-                               reconnect=FAST)
+        source = YouTubeSource(
+            handle="@testchannel", base_url=http.base, net=loopback_net(), reconnect=FAST
+        )
         sink = RecordingSink()
         with running(source, sink):
             sink.wait_final()
@@ -122,9 +135,15 @@ def test_youtube_data_api_pages_deletions_dedupe_and_offline() -> None:
 
     seen: dict[str, int] = {}
     with HttpServer(route) as http:
-        source = YouTubeDataApiSource(VIDEO, "test-api-key", base_url=http.base,
-                                      net=loopback_net(), min_wait=0, reconnect=FAST,
-                                      healthy_after=0)
+        source = YouTubeDataApiSource(
+            VIDEO,
+            "test-api-key",
+            base_url=http.base,
+            net=loopback_net(),
+            min_wait=0,
+            reconnect=FAST,
+            healthy_after=0,
+        )
         sink = RecordingSink()
         with running(source, sink):
             sink.wait_final()
@@ -150,8 +169,9 @@ def test_youtube_data_api_chat_ended_error_ends() -> None:
         return 403, API["error_ended"]
 
     with HttpServer(route) as http:
-        source = YouTubeDataApiSource(VIDEO, "k", base_url=http.base, net=loopback_net(),
-                                      reconnect=FAST)
+        source = YouTubeDataApiSource(
+            VIDEO, "k", base_url=http.base, net=loopback_net(), reconnect=FAST
+        )
         sink = RecordingSink()
         with running(source, sink):
             sink.wait_final()
