@@ -28,6 +28,7 @@ not turned into deletions: their field layout could not be confirmed. The broadc
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import time
 import urllib.parse
@@ -276,8 +277,6 @@ class SoopSource(ChatSource):
             if e.status == 404:
                 raise SourceGone(f"SOOP broadcaster {self._bjid} does not exist") from e
             raise
-        import json
-
         try:
             return parse_player_live(json.loads(response.content))
         except ValueError as e:
