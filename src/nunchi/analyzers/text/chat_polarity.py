@@ -119,6 +119,8 @@ class ChatFeatures:
         pattern = self._patterns[category]
         if pattern is None:
             return 0, 0
+        if not any(negator in text for negator in _NEGATORS):
+            return len(pattern.findall(text)), 0
         plain = negated = 0
         for match in pattern.finditer(text):
             if text[max(0, match.start() - 2) : match.start()] in _NEGATORS:
@@ -162,7 +164,9 @@ class ChatFeatures:
                review_logits: NDArray[np.float64]) -> NDArray[np.float64]:
         """``len(texts) x len(FEATURE_NAMES)`` features, the review logits first."""
         z = np.clip(np.asarray(review_logits, dtype=np.float64), -_LOGIT_CLIP, _LOGIT_CLIP)
-        rest = np.array([self.row(t) for t in texts], dtype=np.float64).reshape(len(texts), -1)
+        seen: dict[str, list[float]] = {}  # chat repeats itself (ㅋㅋㅋ, 나이스): one row each
+        rows = [seen[t] if t in seen else seen.setdefault(t, self.row(t)) for t in texts]
+        rest = np.array(rows, dtype=np.float64).reshape(len(texts), -1)
         return np.column_stack([z, np.abs(z), rest])
 
 
