@@ -56,7 +56,8 @@ def throughput(score: Callable[[Sequence[str]], object], messages: list[str], ba
 
 def run(n: int = 20_000, batch_size: int = 512, repeats: int = 3,
         keyword_messages: int = 3_000) -> dict[str, Any]:
-    """Messages/s of sentiment (fast, accurate), profanity and keywords on ``n`` messages.
+    """Messages/s of sentiment (fast, accurate), the chat polarity layer, profanity and keywords
+    on ``n`` messages.
 
     Keywords run on the first ``keyword_messages`` messages with the result cache off (Kiwi's
     morphological analysis is the slow part; repeated chat lines are cached in real use).
@@ -82,6 +83,15 @@ def run(n: int = 20_000, batch_size: int = 512, repeats: int = 3,
         except Exception as exc:  # report, keep measuring the others
             result[key] = None
             errors[key] = str(exc)
+    try:
+        chat_polarity = importlib.import_module("nunchi.analyzers.text.chat_polarity")
+        layer = chat_polarity.ChatPolarity.load()
+        result["chat_polarity_msgs_per_s"] = throughput(
+            layer.predict_proba, messages, batch_size, repeats
+        )
+    except Exception as exc:
+        result["chat_polarity_msgs_per_s"] = None
+        errors["chat_polarity_msgs_per_s"] = str(exc)
     try:
         profanity = importlib.import_module("nunchi.analyzers.text.profanity")
         detector = profanity.ProfanityDetector.load()
