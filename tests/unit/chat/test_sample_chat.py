@@ -15,7 +15,7 @@ import nunchi
 from nunchi.analyzers.text.chat_polarity import ChatPolarity
 from nunchi.analyzers.text.profanity import ProfanityDetector
 from nunchi.errors import NotFound
-from nunchi.training.make_sample_chat import SPIKE, build, load_pools, write
+from nunchi.training.chat.sample_chat import SPIKE, build, load_pools, write
 from tests.fixtures.services import require_service
 
 SAMPLE = Path(nunchi.__file__).resolve().parent / "apps" / "chat" / "data" / "sample_chat.jsonl.gz"

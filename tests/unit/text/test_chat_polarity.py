@@ -24,7 +24,7 @@ from nunchi.analyzers.text.chat_polarity import (
 )
 from nunchi.analyzers.text.sentiment import SentimentClassifier
 from nunchi.errors import InvalidInput, NotFound
-from nunchi.training.chat_data import DEFAULT_PATH, FRESH_PATH, label_index, read_chat_rows
+from nunchi.training.text.chat_data import DEFAULT_PATH, FRESH_PATH, label_index, read_chat_rows
 from tests.fixtures.services import require_service
 
 NSMC = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "nsmc"
@@ -204,7 +204,7 @@ def test_scoring_imports_no_training_packages() -> None:
 @pytest.mark.skipif(not HAS_SKLEARN, reason="training needs scikit-learn")
 def test_training_reproduces_the_shipped_artifact() -> None:
     require_service("NSMC data", (NSMC / "train.tsv").is_file(), f"expected {NSMC}")
-    from nunchi.training.chat_sentiment import run
+    from nunchi.training.text.chat_sentiment import run
 
     card = run(nsmc=NSMC, out=None)
     meta = json.loads(DEFAULT_ARTIFACT.read_text(encoding="utf-8"))

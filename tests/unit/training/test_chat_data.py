@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from nunchi.errors import InvalidInput
-from nunchi.training.chat_data import (
+from nunchi.training.text.chat_data import (
     DEFAULT_PATH,
     FRESH_PATH,
     GENRES,
@@ -21,7 +21,8 @@ from nunchi.training.chat_data import (
     read_chat_rows,
     write_chat_rows,
 )
-from nunchi.training.chat_metrics import (
+from nunchi.training.text.chat_eval import main as eval_main
+from nunchi.training.text.chat_metrics import (
     band_labels,
     best_band,
     bootstrap_difference,
@@ -30,7 +31,6 @@ from nunchi.training.chat_metrics import (
     macro_f1,
     mcnemar,
 )
-from nunchi.training.chat_sentiment_eval import main as eval_main
 
 
 def _key(text: str) -> str:

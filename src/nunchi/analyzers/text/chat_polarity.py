@@ -8,7 +8,7 @@ intensifiers, greetings, questions, length), combined by a 3-class logistic mode
 project's labelled chat set and NSMC validation reviews. A logistic *gate* (how chat-like the
 message looks, from the same chat features) mixes that layer with the review model's own answer,
 ``g * layer + (1 - g) * [1 - p, 0, p]``, so review-like text keeps the review model's polarity
-(:func:`mix_probabilities`). Built by ``python -m nunchi.training.chat_sentiment``; figures in
+(:func:`mix_probabilities`). Built by ``python -m nunchi.training.text.chat_sentiment``; figures in
 docs/chat-sentiment-data.md. Run time is numpy and the standard library; the artifact
 (``models/chat-polarity.json``) carries its weights and the lexicon it was trained with.
 """
@@ -249,7 +249,7 @@ class ChatPolarity:
         if not file.is_file():
             raise NotFound(
                 f"chat polarity artifact {file} does not exist; build it with "
-                "`python -m nunchi.training.chat_sentiment`"
+                "`python -m nunchi.training.text.chat_sentiment`"
             )
         try:
             meta = json.loads(file.read_text(encoding="utf-8"))
@@ -271,7 +271,7 @@ class ChatPolarity:
             raise InvalidInput(
                 f"{file} was fit on sentiment model {built_on}, not "
                 f"{sentiment_fingerprint(model)}: retrain it with "
-                "`python -m nunchi.training.chat_sentiment`"
+                "`python -m nunchi.training.text.chat_sentiment`"
             )
         return cls(model, ChatFeatures(lexicon), weights, bias, gate, meta.get("info", {}))
 

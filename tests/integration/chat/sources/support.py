@@ -21,7 +21,7 @@ from typing import Any
 from websockets.sync.server import Server, ServerConnection, serve
 
 from nunchi.apps.chat.sources import ChatDeletion, ChatMessage, ChatSource, Net, SourceState
-from nunchi.runtime.outbound import OutboundPolicy
+from nunchi.outbound import OutboundPolicy
 from nunchi.runtime.stage import RetryPolicy
 
 __all__ = [

@@ -2,7 +2,7 @@
 
 Each adapter parses its platform's frames with pure ``parse_*`` functions of its own, so a
 platform change breaks one adapter, never the app. Every connection goes through the
-project's outbound guard (:mod:`nunchi.runtime.outbound`).
+project's outbound guard (:mod:`nunchi.outbound`).
 """
 
 from nunchi.apps.chat.sources._net import Net

@@ -1,7 +1,7 @@
 """Outbound connections of the chat sources, all through the project's SSRF guard.
 
-HTTP goes through :class:`~nunchi.runtime.outbound.GuardedClient`. A WebSocket URL is
-checked with :func:`~nunchi.runtime.outbound.check_url` (as its http/https twin), the TCP
+HTTP goes through :class:`~nunchi.outbound.GuardedClient`. A WebSocket URL is
+checked with :func:`~nunchi.outbound.check_url` (as its http/https twin), the TCP
 socket is connected here to an address that passed the check, and that socket is handed to
 the ``websockets`` sync client, which does TLS with the URL's host name (SNI and certificate)
 and refuses redirects (a given socket cannot follow one). Proxies are never used.
@@ -23,7 +23,7 @@ from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
 from nunchi.errors import OutboundBlocked
-from nunchi.runtime.outbound import GuardedClient, OutboundPolicy, OutboundResponse, check_url
+from nunchi.outbound import GuardedClient, OutboundPolicy, OutboundResponse, check_url
 
 __all__ = ["USER_AGENT", "HttpStatusError", "Net", "frames"]
 

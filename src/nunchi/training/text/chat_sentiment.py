@@ -1,6 +1,6 @@
 """Fit the chat polarity layer (``models/chat-polarity.json``) and measure it; one JSON line.
 
-``python -m nunchi.training.chat_sentiment`` (scikit-learn, training only):
+``python -m nunchi.training.text.chat_sentiment`` (scikit-learn, training only):
 
 1. Inputs per message: the shipped review model's logit and the chat features of
    :class:`~nunchi.analyzers.text.chat_polarity.ChatFeatures` (lexicon
@@ -49,16 +49,16 @@ from nunchi.analyzers.text.chat_polarity import (
     sentiment_fingerprint,
 )
 from nunchi.analyzers.text.sentiment import SentimentClassifier
-from nunchi.analyzers.text.sentiment_data import split_nsmc
 from nunchi.errors import InvalidInput
-from nunchi.training.chat_data import (
+from nunchi.training.text.chat_data import (
     DEFAULT_PATH,
     FRESH_PATH,
     ChatRow,
     label_index,
     read_chat_rows,
 )
-from nunchi.training.chat_metrics import (
+from nunchi.training.text.chat_eval import binary_accuracy
+from nunchi.training.text.chat_metrics import (
     NEG,
     POS,
     band_labels,
@@ -68,7 +68,7 @@ from nunchi.training.chat_metrics import (
     macro_f1,
     mcnemar,
 )
-from nunchi.training.chat_sentiment_eval import binary_accuracy
+from nunchi.training.text.data import split_nsmc
 
 __all__ = ["Candidate", "candidates", "fit", "main", "run"]
 

@@ -1,6 +1,6 @@
 """Figures for 3-class chat sentiment: confusion matrix, macro-F1, paired tests and intervals.
 
-Classes are integers in :data:`nunchi.training.chat_data.LABELS` order (negative, neutral,
+Classes are integers in :data:`nunchi.training.text.chat_data.LABELS` order (negative, neutral,
 positive). Everything is numpy and the standard library, so the figures need no scikit-learn.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from nunchi.training.chat_data import LABELS
+from nunchi.training.text.chat_data import LABELS
 
 __all__ = [
     "band_labels",

@@ -4,7 +4,7 @@
 project (docs/chat-sentiment-data.md): labels ``positive`` / ``neutral`` / ``negative``, split
 ``dev`` (fitting and every choice) or ``test`` (looked at once per method). The split column is
 :func:`assign_splits` of the labels in file order (seed 0, a third of each label in test);
-``python -m nunchi.training.chat_data --resplit`` rewrites it after rows are added.
+``python -m nunchi.training.text.chat_data --resplit`` rewrites it after rows are added.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Build the synthetic sample recorded chat of the live chat guard app (JSON lines, gzip).
 
-``python -m nunchi.training.make_sample_chat --out FILE --seed N [--data DIR] [--minutes M]``
+``python -m nunchi.training.chat.sample_chat --out FILE --seed N [--data DIR] [--minutes M]``
 
 A made-up Korean live stream of ``minutes`` (17 by default) from three kinds of lines: short
 NSMC reviews that read like chat (CC0), short lines of the curse data (MIT; its profane ones
@@ -34,9 +34,9 @@ from typing import Any
 
 import numpy as np
 
-from nunchi.analyzers.text.sentiment_data import read_labelled
 from nunchi.errors import InvalidInput, NotFound
-from nunchi.training.chat_data import DEFAULT_PATH, FRESH_PATH, read_chat_rows
+from nunchi.training.text.chat_data import DEFAULT_PATH, FRESH_PATH, read_chat_rows
+from nunchi.training.text.data import read_labelled
 
 __all__ = ["SPIKE", "SampleChat", "build", "load_pools", "main", "write"]
 

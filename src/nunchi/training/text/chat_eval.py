@@ -1,6 +1,6 @@
 """Measure a sentiment scorer on the labelled live-chat set; prints one JSON line.
 
-``python -m nunchi.training.chat_sentiment_eval`` scores the shipped review-trained model
+``python -m nunchi.training.text.chat_eval`` scores the shipped review-trained model
 (``SentimentClassifier``, P(positive)): a neutral band ``|p - 0.5| < t`` is chosen on the dev
 split only (best macro-F1), then the test split is scored with it. ``--scorer chat`` measures
 the chat polarity layer (``ChatPolarity``, its own 3-class answer; no band to choose).
@@ -22,8 +22,14 @@ from numpy.typing import NDArray
 
 from nunchi.analyzers.text.chat_polarity import ChatPolarity
 from nunchi.analyzers.text.sentiment import SentimentClassifier
-from nunchi.training.chat_data import DEFAULT_PATH, GENRES, ChatRow, label_index, read_chat_rows
-from nunchi.training.chat_metrics import NEU, band_labels, best_band, classification_figures
+from nunchi.training.text.chat_data import (
+    DEFAULT_PATH,
+    GENRES,
+    ChatRow,
+    label_index,
+    read_chat_rows,
+)
+from nunchi.training.text.chat_metrics import NEU, band_labels, best_band, classification_figures
 
 __all__ = ["Predictions", "binary_accuracy", "evaluate", "predict_chat", "predict_review"]
 

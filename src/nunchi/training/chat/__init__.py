@@ -1,0 +1,1 @@
+"""Building the chat app's shipped data: the synthetic sample recorded chat."""
