@@ -341,7 +341,7 @@ def test_failed_job_shows_error_and_history_and_retries(server: Server, tab: Tab
     body = page.locator("#job-body")
     expect(body.locator(".facts .badge")).to_have_text("실패")
     expect(body.get_by_role("heading", name="오류")).to_be_visible()
-    error = body.locator("> .error-box")
+    error = body.locator("#job-live > .error-box")
     expect(error).to_contain_text("DiagnosticFailure")
     expect(error).to_contain_text(f"planned failure on attempt {MAX_ATTEMPTS}")
     expect(body.get_by_role("heading", name="이력")).to_be_visible()

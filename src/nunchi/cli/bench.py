@@ -389,3 +389,18 @@ def batch(
     )
     result = _run(workloads.run_batch, config, json_only)
     _emit(result, _batch_summary, json_only)
+
+
+@app.command()
+def analyze(
+    seconds: Annotated[
+        float, typer.Option(min=1.0, max=600.0, help="Seconds of load while the API is timed.")
+    ] = 10.0,
+) -> None:
+    """Text analysis while the caller waits, against a `nunchi up` process: the largest
+    request it analyses (1,000 texts, 100,000 characters), the answer to a request past the
+    limits (5,000,000 characters), and the API's latency (GET /api/v1/jobs) idle and while
+    two largest requests run back to back; one JSON line on stdout."""
+    workloads = _workloads("analyze_load")
+    result: dict[str, Any] = workloads.run(seconds)
+    sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
