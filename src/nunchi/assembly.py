@@ -153,7 +153,15 @@ class Platform:
             self.worker.stop(timeout)
 
     def close(self) -> None:
-        """Release the bus, the HTTP client and database connections."""
+        """Release what the apps hold (their ``close()``, e.g. worker processes), then the
+        bus, the HTTP client and database connections."""
+        for name, built in self._services.items():
+            close = getattr(built, "close", None)
+            if callable(close):
+                try:
+                    close()
+                except Exception:
+                    log.exception("closing the %s app's services failed", name)
         self.core.close()
 
 

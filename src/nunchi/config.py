@@ -76,6 +76,29 @@ class Settings(BaseSettings):
     server listens on an address other than loopback (``host``). Behind a reverse proxy on
     the same machine the server listens on loopback: set ``always`` there."""
     default_language: str = "ko"
+    public_url: str = ""
+    """The address users reach nunchi at (``https://nunchi.example.com``), for links in alert
+    notices; empty: notices carry no link."""
+    smtp_host: str = ""
+    """Mail server for e-mail alerts (empty: e-mail alerts are refused when a rule is saved)."""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_starttls: bool = True
+    """Upgrade the connection with STARTTLS before logging in (port 587); ``false`` for a
+    server on loopback that speaks plain SMTP."""
+    smtp_from: str = "nunchi@localhost"
+
+    chat_scorers: int | Literal["auto"] = "auto"
+    """Processes that score chat (profanity, polarity, keywords) beside the one that stores
+    it: ``auto`` = one on a machine with two or more cores, ``0`` = in the stage's thread."""
+    chat_youtube_api_key: SecretStr = SecretStr("")
+    """YouTube Data API v3 key: watches of YouTube use the official API when it is set."""
+    chat_chzzk_access_token: SecretStr = SecretStr("")
+    """A Chzzk Open API access token: watches of Chzzk use the official session when set."""
+    chat_ingest_max_messages: int = Field(default=1000, ge=1, le=100_000)
+    """Most messages one ingest request (HTTP batch or WebSocket frame) may carry."""
+
     live_max_seconds: float = Field(default=300.0, gt=0, allow_inf_nan=False)
     """Longest a live page's event stream stays open before the browser reconnects (and
     resumes where it was): keep it below the read timeout of a proxy in front of nunchi."""

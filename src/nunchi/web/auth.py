@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, WebSocket
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
@@ -29,6 +29,7 @@ __all__ = [
     "BearerChallenge",
     "ReadPrincipal",
     "SubmitPrincipal",
+    "authenticate_socket",
     "bearer_scheme",
     "check_auth_mode",
     "current_principal",
@@ -114,6 +115,32 @@ def require_scope(scope: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
 
     dependency.__name__ = f"require_scope_{scope}"
     return dependency
+
+
+async def authenticate_socket(socket: WebSocket, scope: str) -> bool:
+    """Whether a WebSocket may go on: its ``Authorization: Bearer`` key grants ``scope``
+    (while auth is disabled: it comes from this site or from a non-browser client). When not,
+    the socket is closed with 1008 (policy violation) and False returned."""
+    settings: Settings = socket.app.state.settings
+    if settings.auth_disabled:
+        if same_origin(socket):
+            return True
+        await socket.close(code=1008, reason="cross-site connection refused")
+        return False
+    header = socket.headers.get("authorization", "")
+    kind, _, token = header.partition(" ")
+    if kind.lower() != "bearer" or not token.strip():
+        await socket.close(code=1008, reason="send Authorization: Bearer nk_...")
+        return False
+    try:
+        principal = await run_in_threadpool(web_state(socket).keys.verify, token.strip())
+    except Unauthorized:
+        await socket.close(code=1008, reason="invalid API key")
+        return False
+    if not principal.allows(scope):
+        await socket.close(code=1008, reason=f"the key lacks the '{scope}' scope")
+        return False
+    return True
 
 
 # Ready-made parameter types. Declare them at module level (as here): with postponed

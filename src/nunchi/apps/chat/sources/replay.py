@@ -11,19 +11,21 @@ Timing: a line's offset is ``offset_ms`` when given, else its ``sent_at`` minus 
 (``speed=0`` emits as fast as possible). A line earlier than the one before it goes at once.
 ``sent_at`` of the emitted message is the **replay time** (when it was emitted), so the app
 sees a live-looking stream; the recorded time is kept in ``original_sent_at`` when the line
-had one. The broadcast id is ``replay:<file name>``; ``message_id`` defaults to
-``<file name>:<line number>``.
+had one. The broadcast id is ``replay:<file name>`` unless one is given (the chat app gives
+each watch its own, so a replay restarted after a crash stores every line once);
+``message_id`` defaults to ``<file name>:<line number>``. A ``.gz`` file is read through gzip.
 """
 
 from __future__ import annotations
 
 import csv
+import gzip
 import json
 import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from nunchi.apps.chat.sources.base import (
     ChatMessage,
@@ -123,11 +125,19 @@ def parse_recorded_row(row: Any, line: int) -> RecordedLine:
     return RecordedLine(line, offset_ms, sent_at, fields)
 
 
+def _open(path: Path) -> TextIO:
+    if path.suffix.lower() == ".gz":
+        return gzip.open(path, "rt", encoding="utf-8-sig", newline="")
+    return path.open(encoding="utf-8-sig", newline="")
+
+
 def read_recording(path: Path) -> Iterator[tuple[int, str, RecordedLine | ParseError]]:
     """The file's rows in order as (line number, raw text, parsed line or its error).
-    CSV is chosen by a ``.csv`` suffix; everything else is read as JSON lines."""
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        if path.suffix.lower() == ".csv":
+    CSV is chosen by a ``.csv`` suffix (``.csv.gz`` too); everything else is read as JSON
+    lines; a ``.gz`` file is read through gzip."""
+    name = path.name.lower().removesuffix(".gz")
+    with _open(path) as handle:
+        if name.endswith(".csv"):
             reader = csv.DictReader(handle)
             if not reader.fieldnames:
                 return
@@ -168,6 +178,7 @@ class ReplaySource(ChatSource):
         speed: float = 1.0,
         platform: str = "replay",
         channel: str | None = None,
+        broadcast: str | None = None,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         **options: Any,
@@ -180,7 +191,8 @@ class ReplaySource(ChatSource):
             raise InvalidInput(f"recorded chat file {self.path} does not exist")
         self.speed = speed
         self.message_platform = platform
-        self._channel = channel or self.path.stem
+        self._channel = channel or self.path.name.split(".")[0]
+        self._broadcast = broadcast or f"replay:{self.path.name}"
         self._clock = clock
         self._now = now
 
@@ -190,10 +202,10 @@ class ReplaySource(ChatSource):
         return self._channel
 
     def _broadcast_hint(self) -> str | None:
-        return f"replay:{self.path.name}"
+        return self._broadcast
 
     def _session(self, ctx: SessionContext) -> None:
-        broadcast = f"replay:{self.path.name}"
+        broadcast = self._broadcast
         started = self._clock()
         ctx.live()
         try:

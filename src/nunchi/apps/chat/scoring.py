@@ -1,0 +1,134 @@
+"""Scoring chat in batches: profanity (with the exact spans and the masked text), polarity
+(positive / neutral / negative: the chat layer over the review model) and keywords (the word
+cloud), all vectorised over a poll's messages.
+
+Scoring is CPU work and Python threads share one core, so a process may hand it to a small pool
+of scorer processes (``NUNCHI_CHAT_SCORERS``): the stage's thread only waits for the results,
+and the store, the bus and the web server keep the other core.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["ChatScorer", "Scores", "ScoringPool", "default_scorers", "score_texts"]
+
+
+@dataclass(frozen=True, slots=True)
+class Scores:
+    """What the analyzers say of one message."""
+
+    profane: bool
+    profanity: float
+    spans: tuple[tuple[int, int], ...]
+    masked: str
+    polarity: str
+    """``positive``, ``neutral`` or ``negative``."""
+    polarity_score: float
+    """P(positive) + P(neutral) / 2: 0.5 is neutral ground."""
+    keywords: tuple[str, ...]
+
+
+class ChatScorer:
+    """The analyzers, loaded on first use (once per process, thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._parts: tuple[Any, Any, Any] | None = None
+
+    def _load(self) -> tuple[Any, Any, Any]:
+        with self._lock:
+            if self._parts is None:
+                from nunchi.analyzers.text.chat_polarity import ChatPolarity
+                from nunchi.analyzers.text.keywords import KeywordExtractor
+                from nunchi.analyzers.text.profanity import ProfanityDetector
+
+                self._parts = (ProfanityDetector.load(), ChatPolarity.load(), KeywordExtractor())
+            return self._parts
+
+    def score(self, texts: Sequence[str]) -> list[Scores]:
+        """One :class:`Scores` per text, in order."""
+        if not texts:
+            return []
+        profanity, polarity, keywords = self._load()
+        bad = profanity.score_batch(list(texts))
+        moods = polarity.score_batch(texts)
+        words = keywords.extract_batch(texts)
+        return [
+            Scores(
+                profane=b.profane,
+                profanity=round(float(b.score), 4),
+                spans=tuple((int(s), int(e)) for s, e in b.spans),
+                masked=b.masked,
+                polarity=m.label,
+                polarity_score=round(float(m.score), 4),
+                keywords=tuple(w),
+            )
+            for b, m, w in zip(bad, moods, words, strict=True)
+        ]
+
+
+_SHARED = ChatScorer()
+
+
+def score_texts(texts: Sequence[str]) -> list[Scores]:
+    """Score with this process's shared scorer (the function a scorer process runs)."""
+    return _SHARED.score(texts)
+
+
+def _warm_up() -> None:
+    _SHARED.score(["준비"])
+
+
+class ScoringPool:
+    """Scores in ``processes`` scorer processes (0: in the calling thread). The processes
+    start on the first batch (spawned, not forked: the parent has threads) and load the
+    models once; :meth:`close` ends them."""
+
+    def __init__(self, processes: int) -> None:
+        if processes < 0:
+            raise ValueError("processes must be 0 or more")
+        self.processes = processes
+        self._lock = threading.Lock()
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _executor(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                context = multiprocessing.get_context("spawn")
+                self._pool = ProcessPoolExecutor(
+                    self.processes, mp_context=context, initializer=_warm_up
+                )
+            return self._pool
+
+    def score(self, texts: Sequence[str]) -> list[Scores]:
+        """One :class:`Scores` per text, in order (split across the processes)."""
+        if self.processes == 0 or len(texts) < 2:
+            return score_texts(texts)
+        pool = self._executor()
+        parts = [list(texts[i :: self.processes]) for i in range(self.processes)]
+        futures = [pool.submit(score_texts, part) for part in parts if part]
+        scored = [f.result() for f in futures]
+        out: list[Scores] = [None] * len(texts)  # type: ignore[list-item]
+        for offset, results in enumerate(scored):
+            out[offset :: self.processes] = results
+        return out
+
+    def close(self) -> None:
+        """End the scorer processes (a no-op when none started)."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def default_scorers() -> int:
+    """Scorer processes when the setting says ``auto``: one on a machine with two or more
+    cores (the scoring gets its own core), none on a single core."""
+    return 1 if (os.cpu_count() or 1) >= 2 else 0

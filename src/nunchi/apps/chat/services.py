@@ -1,0 +1,160 @@
+"""What the chat app builds once per process from the core: the queries (:class:`ChatService`),
+the scorer pool, the watch runner and the ingest publisher."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from nunchi.apps.chat.alerts import AlertEvaluator, AlertRules
+from nunchi.apps.chat.models import ChatWatch
+from nunchi.apps.chat.records import raw_message
+from nunchi.apps.chat.schemas import IngestBatch, WatchOut
+from nunchi.apps.chat.scoring import ScoringPool, default_scorers
+from nunchi.apps.chat.service import ChatService
+from nunchi.apps.chat.sources._net import Net
+from nunchi.apps.chat.sources.base import ChatMessage, ChatSource
+from nunchi.apps.chat.sources.resolve import resolve_source
+from nunchi.apps.chat.topics import CHAT_RAW
+from nunchi.apps.chat.watches import WatchRunner
+from nunchi.core import Core
+from nunchi.errors import InvalidInput, PayloadTooLarge
+from nunchi.outbound import OutboundPolicy
+from nunchi.strictjson import check
+
+__all__ = ["SAMPLE_NAME", "ChatServices"]
+
+SAMPLE_NAME = "sample_chat.jsonl.gz"
+"""The recorded chat that ships with the app (the demo): see ``data/README.md``."""
+_ENDPOINTS = ("url", "base_url", "api_base", "game_base", "chat_scheme")
+"""Watch options naming a platform's endpoints (tests point them at loopback servers; the
+outbound guard still decides what may be reached)."""
+
+
+def sample_path() -> Path:
+    """Where the shipped recorded chat is."""
+    return Path(str(resources.files("nunchi.apps.chat").joinpath("data", SAMPLE_NAME)))
+
+
+@dataclass
+class ChatServices:
+    """The chat app in one process."""
+
+    core: Core
+    chat: ChatService = field(init=False)
+    pool: ScoringPool = field(init=False)
+    runner: WatchRunner = field(init=False)
+    rules: AlertRules = field(init=False)
+    evaluator: AlertEvaluator = field(init=False)
+    _topic_ready: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        settings = self.core.settings
+        scorers = settings.chat_scorers
+        self.chat = ChatService(self.core.sessions)
+        self.pool = ScoringPool(default_scorers() if scorers == "auto" else int(scorers))
+        self.runner = WatchRunner(
+            self.core.sessions,
+            self.core.bus,
+            self.make_source,
+            partitions=settings.default_partitions,
+        )
+        self.rules = AlertRules(self.core.sessions, settings)
+        self.evaluator = AlertEvaluator(self.core.sessions, self.core.jobs)
+
+    # -- sources ------------------------------------------------------------------------
+
+    def make_source(self, watch: ChatWatch) -> ChatSource:
+        """The source of a stored watch, with the platform credentials of the settings."""
+        settings = self.core.settings
+        options: dict[str, Any] = {
+            k: v for k, v in (watch.options or {}).items() if k in (*_ENDPOINTS, "speed")
+        }
+        chat_url = (watch.options or {}).get("chat_url")
+        if isinstance(chat_url, str):
+            options["chat_url"] = _fixed(chat_url)
+        platform: str | None = None if watch.platform in _WEB_PLATFORMS else watch.platform
+        youtube_key = settings.chat_youtube_api_key.get_secret_value()
+        chzzk_token = settings.chat_chzzk_access_token.get_secret_value()
+        if watch.platform == "youtube" and youtube_key:
+            platform, options["api_key"] = "youtube-api", youtube_key
+        elif watch.platform == "chzzk" and chzzk_token:
+            platform, options["access_token"] = "chzzk-openapi", chzzk_token
+        if watch.platform == "replay":
+            options["broadcast"] = f"replay:{watch.id}"
+        else:
+            options["net"] = Net(
+                policy=OutboundPolicy.from_settings(settings), http=self.core.client
+            )
+        return resolve_source(watch.url, platform, **options)
+
+    def start_demo(self, speed: float = 4.0) -> WatchOut:
+        """Replay the shipped recorded chat (17 minutes of synthetic Korean chat with a few
+        repeat swearers and a negative spike) at ``speed`` times real time."""
+        if not 0 < speed <= 100:
+            raise InvalidInput("the demo's speed must be above 0 and at most 100")
+        return self.chat.start_watch(
+            str(sample_path()), platform="replay", title="데모 / demo", options={"speed": speed}
+        )
+
+    # -- ingest -------------------------------------------------------------------------
+
+    def ingest(self, broadcast: str, batch: IngestBatch) -> int:
+        """Publish a batch of messages from the HTTP or WebSocket ingest to ``chat.raw``;
+        nothing is published when anything in it is refused."""
+        limit = self.core.settings.chat_ingest_max_messages
+        if len(batch.messages) > limit:
+            raise PayloadTooLarge(
+                f"{len(batch.messages)} messages in one request; at most {limit} "
+                "(NUNCHI_CHAT_INGEST_MAX_MESSAGES): send several batches"
+            )
+        if not batch.messages:
+            raise InvalidInput("messages is empty: send at least one message")
+        _check_broadcast(broadcast)
+        now = datetime.now(UTC)
+        messages = []
+        for i, m in enumerate(batch.messages):
+            check([m.text, m.author_name, m.author_id, m.message_id], f"messages[{i}]")
+            messages.append(
+                ChatMessage(
+                    platform=batch.platform,
+                    channel=batch.channel or broadcast,
+                    broadcast=broadcast,
+                    message_id=m.message_id,
+                    author_id=m.author_id,
+                    author_name=m.author_name or m.author_id,
+                    text=m.text,
+                    sent_at=m.sent_at or now,
+                    kind=m.kind,
+                    amount=m.amount,
+                    currency=m.currency,
+                    badges=tuple(m.badges),
+                )
+            )
+        if not self._topic_ready.is_set():
+            self.core.bus.ensure_topic(CHAT_RAW, self.core.settings.default_partitions)
+            self._topic_ready.set()
+        self.core.bus.publish_batch([raw_message(m) for m in messages])
+        return len(messages)
+
+    def close(self) -> None:
+        """End the scorer processes."""
+        self.pool.close()
+
+
+_WEB_PLATFORMS = ("twitch", "youtube", "chzzk", "soop", "shoppinglive")
+"""Platforms resolved from the URL itself (the stored platform is only a label)."""
+
+
+def _fixed(url: str) -> Callable[[str], str]:
+    return lambda _channel: url
+
+
+def _check_broadcast(broadcast: str) -> None:
+    if not broadcast or len(broadcast) > 200 or any(c.isspace() for c in broadcast):
+        raise InvalidInput("a broadcast id is 1-200 characters without spaces")

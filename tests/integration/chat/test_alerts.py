@@ -1,0 +1,268 @@
+"""Chat alerts end to end on SQLite and PostgreSQL: a negative spike opens one incident that
+sends exactly one Slack message (a loopback server answering as Slack's incoming webhooks do:
+``200 ok``), one e-mail (a real SMTP receiver, aiosmtpd) and one signed webhook; once the chat
+calms down it resolves once and each channel gets one "resolved" notice; evaluating again, or
+from a second evaluator (another process), sends nothing more."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes
+from email.header import decode_header, make_header
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from fastapi.testclient import TestClient
+
+from nunchi.apps.chat.alerts import AlertEvaluator
+from nunchi.apps.chat.app import CHAT_APP
+from nunchi.apps.chat.services import ChatServices
+from nunchi.assembly import Platform, open_platform
+from nunchi.errors import NotFound
+from nunchi.web.app import create_app
+from nunchi.webhooks.signing import load_secret, verify
+from tests.integration.chat.conftest import batch, chat_settings
+from tests.integration.jobs.conftest import wait_for
+
+B = "http:alerts:1"
+T0 = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+
+
+@dataclass
+class Receiver:
+    """A loopback HTTP server recording every POST (Slack's and the webhook's)."""
+
+    posts: list[tuple[str, dict[str, str], bytes]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    port: int = 0
+
+    def of(self, path: str) -> list[tuple[dict[str, str], bytes]]:
+        with self.lock:
+            return [(h, b) for p, h, b in self.posts if p == path]
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    found = Receiver()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("content-length", "0")))
+            with found.lock:
+                found.posts.append((self.path, dict(self.headers.items()), body))
+            answer = b"ok"  # what Slack's incoming webhooks answer
+            self.send_response(200)
+            self.send_header("content-type", "text/plain")
+            self.send_header("content-length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    found.port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield found
+    server.shutdown()
+    server.server_close()
+
+
+class Mailbox:
+    """An aiosmtpd handler keeping every message."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], bytes]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append((list(envelope.rcpt_tos), bytes(envelope.content)))
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def mailbox() -> Iterator[tuple[Mailbox, int]]:
+    box = Mailbox()
+    port = free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield box, port
+    controller.stop()
+
+
+@pytest.fixture
+def alert_platform(db_url: str, tmp_path: Path, mailbox: tuple[Mailbox, int]) -> Iterator[Platform]:
+    settings = chat_settings(
+        tmp_path,
+        db_url,
+        smtp_host="127.0.0.1",
+        smtp_port=mailbox[1],
+        smtp_starttls=False,
+        smtp_from="nunchi@example.com",
+        public_url="https://nunchi.example.com",
+        webhook_schedule=[0, 0.2, 0.5],
+    )
+    opened = open_platform(settings)
+    parts = [p for p in opened.part_names() if p not in ("chat.alerts", "chat.watcher")]
+    opened.start(parts)
+    yield opened
+    opened.stop()
+    opened.close()
+
+
+def count(chat: ChatServices) -> int:
+    try:
+        return chat.chat.broadcast(B).messages
+    except NotFound:
+        return 0
+
+
+def minute(client: TestClient, at: datetime, n: int, text: str, start: int) -> None:
+    body = batch(range(start, start + n), text=text, sent_at=at.isoformat())
+    assert client.post(f"/api/v1/chat/{B}/messages", json=body).status_code == 202
+
+
+def test_a_spike_sends_one_notice_per_channel_then_one_resolved(
+    alert_platform: Platform, receiver: Receiver, mailbox: tuple[Mailbox, int]
+) -> None:
+    chat: ChatServices = alert_platform.services(CHAT_APP)
+    box = mailbox[0]
+    app = create_app(alert_platform.settings, platform=alert_platform)
+    with TestClient(app, base_url="http://localhost") as client:
+        rule = client.post(
+            "/api/v1/chat/alerts/rules",
+            json={
+                "kind": "negative_spike",
+                "broadcast": B,
+                "slack": f"http://127.0.0.1:{receiver.port}/services/T000/B000/XXXX",
+                "email": ["ops@example.com", "mod@example.com"],
+                "webhook": f"http://127.0.0.1:{receiver.port}/hook",
+                "cooldown_s": 3600,
+            },
+        )
+        assert rule.status_code == 201, rule.text
+        assert rule.json()["channels"]["slack"] == f"http://127.0.0.1:{receiver.port}/…"
+        total = 0
+        for i in range(5):  # a calm baseline: 30 messages a minute, all positive
+            minute(client, T0 + timedelta(minutes=i, seconds=5), 30, "오늘 방송 재밌다 ㅋㅋ", total)
+            total += 30
+        minute(client, T0 + timedelta(minutes=5, seconds=5), 30, "진짜 최악이다 실망이야", total)
+        total += 30
+        wait_for(lambda: count(chat) == total, what="the spike stored")
+
+        opened = chat.evaluator.evaluate(T0 + timedelta(minutes=5, seconds=50))
+        assert len(opened) == 1
+        # a second evaluator (as in another process) finds the incident open: nothing more
+        other = AlertEvaluator(alert_platform.sessions, alert_platform.jobs)
+        assert other.evaluate(T0 + timedelta(minutes=5, seconds=55)) == []
+        assert chat.evaluator.evaluate(T0 + timedelta(minutes=5, seconds=58)) == []
+
+        wait_for(lambda: len(receiver.of("/services/T000/B000/XXXX")) == 1, what="Slack")
+        wait_for(lambda: len(box.messages) == 1, what="the e-mail")
+        wait_for(lambda: len(receiver.of("/hook")) == 1, what="the webhook")
+
+        _, slack_body = receiver.of("/services/T000/B000/XXXX")[0]
+        said = json.loads(slack_body)
+        assert "부정 반응 급증" in said["text"] and said["blocks"][0]["type"] == "header"
+        assert f"https://nunchi.example.com/chat/live/{B}" in said["text"]
+        rcpt, raw = box.messages[0]
+        assert sorted(rcpt) == ["mod@example.com", "ops@example.com"]
+        mail = message_from_bytes(raw)
+        assert "부정 반응 급증 발생" in str(make_header(decode_header(mail["Subject"])))
+        hook_headers, hook_body = receiver.of("/hook")[0]
+        secret = load_secret(alert_platform.settings)
+        verify(secret, hook_headers, hook_body)  # raises when the signature is wrong
+        event = json.loads(hook_body)
+        assert event["type"] == "chat.alert.opened" and event["data"]["broadcast"] == B
+
+        alerts = client.get("/api/v1/chat/alerts", params={"broadcast": B}).json()
+        assert [a["state"] for a in alerts] == ["firing"]
+        wait_for(
+            lambda: len(client.get("/api/v1/chat/alerts").json()[0]["notices"]) == 3,
+            what="three notices recorded",
+        )
+
+        # the chat calms down: resolved after a minute without the condition, once
+        minute(client, T0 + timedelta(minutes=6, seconds=5), 30, "오늘 방송 재밌다 ㅋㅋ", total)
+        total += 30
+        wait_for(lambda: count(chat) == total, what="the calm minute")
+        assert chat.evaluator.evaluate(T0 + timedelta(minutes=6, seconds=30)) == []
+        resolved = chat.evaluator.evaluate(T0 + timedelta(minutes=7, seconds=31))
+        assert resolved == opened
+        assert other.evaluate(T0 + timedelta(minutes=7, seconds=40)) == []
+
+        wait_for(lambda: len(receiver.of("/services/T000/B000/XXXX")) == 2, what="Slack x2")
+        wait_for(lambda: len(box.messages) == 2, what="the second e-mail")
+        wait_for(lambda: len(receiver.of("/hook")) == 2, what="the second webhook")
+        assert json.loads(receiver.of("/hook")[1][1])["type"] == "chat.alert.resolved"
+        assert "해소" in json.loads(receiver.of("/services/T000/B000/XXXX")[1][1])["text"]
+
+        # the spike again, within the cooldown: no new incident
+        minute(client, T0 + timedelta(minutes=8, seconds=5), 30, "진짜 최악이다 실망이야", total)
+        total += 30
+        wait_for(lambda: count(chat) == total, what="the second spike")
+        assert chat.evaluator.evaluate(T0 + timedelta(minutes=8, seconds=50)) == []
+        alerts = client.get("/api/v1/chat/alerts", params={"broadcast": B}).json()
+        assert [a["state"] for a in alerts] == ["resolved"]
+        assert sorted(alerts[0]["notices"]) == [
+            "opened.email", "opened.slack", "opened.webhook",
+            "resolved.email", "resolved.slack", "resolved.webhook",
+        ]  # fmt: skip
+    assert len(receiver.of("/services/T000/B000/XXXX")) == 2 and len(box.messages) == 2
+
+
+def test_rules_are_checked_when_saved(client: TestClient) -> None:
+    bad = {
+        "no channel": {"kind": "silence"},
+        "unknown kind": {"kind": "nope", "slack": "https://hooks.slack.com/services/x"},
+        "bad param": {"kind": "silence", "params": {"factor": 2}, "slack": "https://x.com/a"},
+        "not a mail": {"kind": "silence", "email": ["nobody"]},
+        "no mail server": {"kind": "silence", "email": ["ops@example.com"]},
+        "private webhook": {"kind": "silence", "webhook": "http://10.0.0.1/hook"},
+        "not http": {"kind": "silence", "slack": "file:///etc/passwd"},
+    }
+    for name, body in bad.items():
+        r = client.post("/api/v1/chat/alerts/rules", json=body)
+        assert r.status_code == 422, (name, r.text)
+        assert r.json()["error"]["message"], name
+    assert client.get("/api/v1/chat/alerts/rules").json() == []
+    ok = client.post(
+        "/api/v1/chat/alerts/rules",
+        json={"kind": "profane_rate", "params": {"per_minute": 5}, "slack": "https://x.com/a"},
+    )
+    assert ok.status_code == 201 and ok.json()["params"] == {"per_minute": 5.0}
+    rule_id = ok.json()["id"]
+    off = client.post(f"/api/v1/chat/alerts/rules/{rule_id}/disable")
+    assert off.status_code == 200 and off.json()["enabled"] is False
+    assert client.delete(f"/api/v1/chat/alerts/rules/{rule_id}").status_code == 204
+    assert client.delete(f"/api/v1/chat/alerts/rules/{rule_id}").status_code == 404
+
+
+def test_the_alert_rules_form_on_the_chat_page(client: TestClient) -> None:
+    page = client.get("/chat", headers={"Accept": "text/html"})
+    assert page.status_code == 200 and 'id="alerts"' in page.text
+    token = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    r = client.post(
+        "/chat/alerts/rules",
+        data={"csrf_token": token, "kind": "profane_rate", "threshold": "7",
+              "slack": "https://hooks.slack.com/services/T/B/secretpath"},
+        headers={"Origin": "http://localhost"},
+        follow_redirects=False,
+    )  # fmt: skip
+    assert r.status_code == 303, r.text
+    page = client.get("/chat", headers={"Accept": "text/html"}).text
+    assert "per_minute=7.0" in page and "secretpath" not in page

@@ -1,0 +1,253 @@
+"""The chat pipeline through the real app on SQLite and PostgreSQL: ingest (HTTP and
+WebSocket) -> chat.raw -> scoring -> chat.store, idempotent aggregates, refused batches that
+store nothing, hostile text escaped on every page, a Twitch watch against a loopback IRC
+server, search, export and moderator labels."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import threading
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.server import ServerConnection
+
+from nunchi.apps.chat.models import ChatMessageRow, ChatMinute
+from nunchi.apps.chat.services import ChatServices
+from nunchi.apps.chat.topics import CHAT_RAW
+from nunchi.assembly import Platform
+from nunchi.web.keys import KeyService
+from tests.integration.chat.conftest import CHAT_STAGES, batch
+from tests.integration.chat.sources.support import ws_server
+from tests.integration.jobs.conftest import drain, wait_for
+
+HTML = {"Accept": "text/html"}
+B = "http:test:1"
+
+
+def stored(platform: Platform, broadcast: str = B) -> int:
+    with platform.sessions() as s:
+        return (
+            s.scalar(
+                select(func.count())
+                .select_from(ChatMessageRow)
+                .where(ChatMessageRow.broadcast == broadcast)
+            )
+            or 0
+        )
+
+
+def minute_total(platform: Platform, broadcast: str = B) -> int:
+    with platform.sessions() as s:
+        return (
+            s.scalar(
+                select(func.coalesce(func.sum(ChatMinute.messages), 0)).where(
+                    ChatMinute.broadcast == broadcast
+                )
+            )
+            or 0
+        )
+
+
+def test_ingested_chat_is_scored_stored_and_counted_once(
+    platform: Platform, client: TestClient
+) -> None:
+    platform.start(CHAT_STAGES)
+    r = client.post(f"/api/v1/chat/{B}/messages", json=batch(range(50)))
+    assert r.status_code == 202 and r.json() == {"queued": 50}
+    swear = batch(range(50, 60), author="swearer", text="ㅅㅂ 진짜 개노잼")
+    assert client.post(f"/api/v1/chat/{B}/messages", json=swear).status_code == 202
+    # the same ids again (a client retrying a batch): stored once, counted once
+    assert client.post(f"/api/v1/chat/{B}/messages", json=batch(range(40, 60))).status_code == 202
+    wait_for(lambda: stored(platform) == 60 and minute_total(platform) == 60, what="60 rows")
+    wait_for(lambda: client.get(f"/api/v1/chat/{B}").json()["messages"] == 60, what="figures")
+
+    figures = client.get(f"/api/v1/chat/{B}").json()
+    assert figures["profane"] == 10
+    page = client.get(f"/api/v1/chat/{B}/messages", params={"profane": "true"}).json()
+    assert len(page["items"]) == 10
+    first = page["items"][0]
+    assert first["author_id"] == "swearer" and first["spans"] and "ㅅㅂ" not in first["masked"]
+    assert first["text"] == "ㅅㅂ 진짜 개노잼"  # the raw chat is kept
+    offenders = client.get(f"/api/v1/chat/{B}/offenders").json()
+    assert [o["author_id"] for o in offenders] == ["swearer"] and offenders[0]["profane"] == 10
+    minutes = client.get(f"/api/v1/chat/{B}/minutes").json()
+    assert sum(m["messages"] for m in minutes) == 60
+    assert sum(m["positive"] + m["neutral"] + m["negative"] for m in minutes) == 60
+    words = {w["word"] for w in client.get(f"/api/v1/chat/{B}/keywords").json()}
+    assert "방송" in words
+
+
+def test_refused_batches_store_nothing(platform: Platform, client: TestClient) -> None:
+    platform.start(CHAT_STAGES)
+    too_many = batch(range(1001))
+    r = client.post(f"/api/v1/chat/{B}/messages", json=too_many)
+    assert r.status_code == 413 and "1000" in r.json()["error"]["message"]
+    one_bad = batch(range(5))
+    one_bad["messages"][3]["text"] = 5  # strict: a number is not a text
+    r = client.post(f"/api/v1/chat/{B}/messages", json=one_bad)
+    assert r.status_code == 422 and "messages" in json.dumps(r.json())
+    nul = batch(range(5))
+    nul["messages"][2]["text"] = "a\u0000b"
+    r = client.post(f"/api/v1/chat/{B}/messages", json=nul)
+    assert r.status_code == 422
+    r = client.post(f"/api/v1/chat/{B}/messages", json={"messages": []})
+    assert r.status_code == 422 and "empty" in r.json()["error"]["message"]
+    r = client.post("/api/v1/chat/has space/messages", json=batch(range(1)))
+    assert r.status_code in (404, 422)
+    # a good batch after the refused ones: it alone is stored
+    assert client.post(f"/api/v1/chat/{B}/messages", json=batch(range(3))).status_code == 202
+    wait_for(lambda: stored(platform) == 3, what="the good batch")
+    assert len(drain(platform.bus, CHAT_RAW)) == 3  # nothing of the refused ones was queued
+
+
+HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+
+
+def test_hostile_chat_is_escaped_on_every_page(platform: Platform, client: TestClient) -> None:
+    platform.start(CHAT_STAGES)
+    body = batch(range(3), author=HOSTILE, text=HOSTILE + " ㅅㅂ")
+    assert client.post(f"/api/v1/chat/{B}/messages", json=body).status_code == 202
+    wait_for(lambda: stored(platform) == 3, what="stored hostile chat")
+    for path in ("/chat", f"/chat/live/{B}", f"/chat/live/{B}/search?q=%3Cscript"):
+        page = client.get(path, headers=HTML)
+        assert page.status_code == 200, path
+        assert "<script>alert" not in page.text and "<img src=x" not in page.text, path
+    search = client.get(f"/chat/live/{B}/search", params={"author": HOSTILE}, headers=HTML)
+    assert "&lt;script&gt;" in search.text
+    api = client.get(f"/api/v1/chat/{B}/messages").json()
+    assert api["items"][0]["text"] == HOSTILE + " ㅅㅂ"  # stored as sent
+
+
+def test_websocket_ingest_answers_each_frame_and_stays_open(
+    platform: Platform, client: TestClient
+) -> None:
+    platform.start(CHAT_STAGES)
+    with client.websocket_connect(f"ws://localhost/api/v1/chat/{B}/ws") as ws:
+        ws.send_text(json.dumps(batch(range(10))))
+        assert ws.receive_json() == {"queued": 10}
+        ws.send_text("{not json")
+        assert "error" in ws.receive_json()
+        ws.send_text(json.dumps({"messages": [{"message_id": "x"}]}))
+        bad = ws.receive_json()
+        assert "error" in bad and "author_id" in json.dumps(bad)
+        ws.send_text(json.dumps(batch(range(10, 12))))
+        assert ws.receive_json() == {"queued": 2}
+    wait_for(lambda: stored(platform) == 12, what="12 messages from the socket")
+
+
+def test_websocket_ingest_needs_a_submit_key(platform: Platform, tmp_path: Any) -> None:
+    from nunchi.web.app import create_app
+    from tests.integration.chat.conftest import chat_settings
+
+    settings = chat_settings(tmp_path, platform.settings.database_url, auth_disabled=False)
+    keys = KeyService(platform.sessions)
+    reader = keys.create("reader", ["read"])[1]
+    submitter = keys.create("bot", ["submit"])[1]
+    app = create_app(settings, platform=platform)
+    with TestClient(app, base_url="http://localhost") as c:
+        for headers in ({}, {"Authorization": f"Bearer {reader}"}):
+            try:
+                with c.websocket_connect(
+                    f"ws://localhost/api/v1/chat/{B}/ws", headers=headers
+                ) as ws:
+                    ws.receive_json()
+                raise AssertionError("the socket was accepted")
+            except Exception as e:  # starlette's WebSocketDisconnect carries the close code
+                assert getattr(e, "code", None) in (4401, 4403, 1008), e
+        with c.websocket_connect(
+            f"ws://localhost/api/v1/chat/{B}/ws", headers={"Authorization": f"Bearer {submitter}"}
+        ) as ws:
+            ws.send_text(json.dumps(batch(range(1))))
+            assert ws.receive_json() == {"queued": 1}
+
+
+def test_a_twitch_watch_stores_the_channels_chat(
+    platform: Platform, chat: ChatServices, client: TestClient
+) -> None:
+    """A loopback server speaking Twitch's IRC over WebSocket (frames as documented in
+    "Twitch IRC" / tags reference): the watch logs in anonymously, joins, and every PRIVMSG
+    is stored; CLEARMSG deletes one; stopping the watch closes the socket."""
+    sent = threading.Event()
+    lines: list[str] = []
+
+    def twitch(ws: ServerConnection) -> None:
+        while not any(line.startswith("JOIN ") for line in lines):
+            lines.extend(x for x in str(ws.recv(timeout=5)).split("\r\n") if x)
+        ws.send(":tmi.twitch.tv 001 justinfan123 :Welcome, GLHF!\r\n")
+        ws.send(":justinfan123!justinfan123@justinfan123.tmi.twitch.tv JOIN #nunchi_test\r\n")
+        for i in range(20):
+            text = "ㅅㅂ 뭐야" if i % 5 == 0 else f"안녕하세요 {i}"
+            ws.send(
+                f"@badge-info=;badges=;color=#FF0000;display-name=시청자{i % 3};emotes=;"
+                f"id=msg-{i};mod=0;room-id=1;subscriber=0;tmi-sent-ts=1764583200{i:03d};"
+                f"turbo=0;user-id=u{i % 3};user-type= :viewer{i % 3}!viewer{i % 3}@viewer"
+                f"{i % 3}.tmi.twitch.tv PRIVMSG #nunchi_test :{text}\r\n"
+            )
+        ws.send(
+            "@login=viewer0;room-id=1;target-msg-id=msg-5;tmi-sent-ts=1764583201000 "
+            ":tmi.twitch.tv CLEARMSG #nunchi_test :ㅅㅂ 뭐야\r\n"
+        )
+        sent.set()
+        try:
+            while True:
+                ws.recv(timeout=10)
+        except (ConnectionClosed, TimeoutError):
+            pass
+
+    platform.start([*CHAT_STAGES, "chat.watcher"])
+    with ws_server(twitch) as server:
+        watch = chat.chat.start_watch(
+            "https://www.twitch.tv/nunchi_test", options={"url": f"ws://127.0.0.1:{server.port}"}
+        )
+        wait_for(lambda: chat.chat.watch(watch.id).broadcast is not None, what="a broadcast")
+        broadcast = chat.chat.watch(watch.id).broadcast
+        assert broadcast is not None and broadcast.startswith("twitch:nunchi_test")
+        wait_for(lambda: stored(platform, broadcast) == 20, what="20 Twitch messages")
+        wait_for(
+            lambda: any(m.deleted for m in chat.chat.messages_after(broadcast, 0)),
+            what="the CLEARMSG deletion",
+        )
+        assert sent.is_set() and any(line.startswith("NICK justinfan") for line in lines)
+        wait_for(lambda: chat.chat.watch(watch.id).messages == 20, what="the watch's count")
+        assert chat.chat.watch(watch.id).state == "live"
+        deleted = [m.message_id for m in chat.chat.messages_after(broadcast, 0) if m.deleted]
+        assert deleted == ["msg-5"]
+        assert client.post(f"/api/v1/chat/watches/{watch.id}/stop").status_code == 200
+        wait_for(lambda: chat.chat.watch(watch.id).state == "stopped", what="stopped")
+
+
+def test_search_export_and_labels(platform: Platform, client: TestClient) -> None:
+    platform.start(CHAT_STAGES)
+    body = batch(range(4), author="a", text="좋아요 최고")
+    body["messages"] += batch(range(4, 6), author="b", text="씨발 별로")["messages"]
+    assert client.post(f"/api/v1/chat/{B}/messages", json=body).status_code == 202
+    wait_for(lambda: stored(platform) == 6, what="6 rows")
+    by_author = client.get(f"/api/v1/chat/{B}/messages", params={"author": "b"}).json()
+    assert {m["author_id"] for m in by_author["items"]} == {"b"}
+    paged = client.get(f"/api/v1/chat/{B}/messages", params={"limit": 4}).json()
+    assert len(paged["items"]) == 4 and paged["next_cursor"] is not None
+    rest = client.get(
+        f"/api/v1/chat/{B}/messages", params={"limit": 4, "cursor": paged["next_cursor"]}
+    ).json()
+    assert len(rest["items"]) == 2 and rest["next_cursor"] is None
+    assert {m["id"] for m in paged["items"]}.isdisjoint({m["id"] for m in rest["items"]})
+
+    export = client.get(f"/api/v1/chat/{B}/export.csv")
+    assert export.status_code == 200 and export.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(export.text.lstrip("\ufeff"))))
+    assert len(rows) == 6 and {r["text"] for r in rows} == {"좋아요 최고", "씨발 별로"}
+
+    clean = by_author["items"][0]["id"]
+    r = client.post(f"/api/v1/chat/messages/{clean}/label", json={"label": "clean"})
+    assert r.status_code in (200, 204), r.text
+    assert (
+        client.post(f"/api/v1/chat/messages/{clean}/label", json={"label": "maybe"}).status_code
+        == 422
+    )
+    lines = client.get("/api/v1/chat/labels/export").json()["lines"]
+    assert lines == ["씨발 별로|0"]
