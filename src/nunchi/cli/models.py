@@ -118,6 +118,10 @@ def train_profanity_cmd(
         "--ship/--no-ship",
         help="Measure the recipe on the held-out part, then train on ALL rows (the shipped"
              " model). --no-ship writes the model trained on the rest only.")] = True,
+    extra: Annotated[list[Path] | None, typer.Option(
+        help="More `text|label` rows for training only, e.g. the chat moderators' labels"
+             " (`nunchi chat export --labels`); a text they label overrides its other rows.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the model card as JSON.")] = False,
 ) -> None:
     """Train the profanity detector and print its held-out figures."""
@@ -127,11 +131,13 @@ def train_profanity_cmd(
     try:
         target = out if out is not None else profanity.DEFAULT_MODEL_PATH
         if ship and val_fraction > 0:
-            shipped = train_profanity.ship(data, target, seed=seed, val_fraction=val_fraction)
+            shipped = train_profanity.ship(data, target, seed=seed, val_fraction=val_fraction,
+                                           extra=extra or ())
             card = {**shipped["recipe_holdout"], "trained_on": "all rows",
                     "figures": f"recipe trained on {1 - val_fraction:.0%}, measured on the rest"}
         else:
-            card = train_profanity.train(data, target, seed=seed, val_fraction=val_fraction)
+            card = train_profanity.train(data, target, seed=seed, val_fraction=val_fraction,
+                                         extra=extra or ())
     except NunchiError as e:
         raise fail(e) from e
     card = dict(card)

@@ -122,6 +122,26 @@ def test_hostile_chat_is_escaped_on_every_page(platform: Platform, client: TestC
     api = client.get(f"/api/v1/chat/{B}/messages").json()
     assert api["items"][0]["text"] == HOSTILE + " ㅅㅂ"  # stored as sent
 
+    rtl, long = "\u202e악성 이름", "가" * 10_000
+    body = batch(range(3, 5), author=rtl, text=long)
+    assert client.post(f"/api/v1/chat/{B}/messages", json=body).status_code == 202
+    wait_for(lambda: stored(platform) == 5, what="the RTL and long messages")
+    search = client.get(f"/chat/live/{B}/search", params={"author": rtl}, headers=HTML).text
+    assert f"<bdi>{rtl}</bdi>" in search  # isolated: the override cannot flip the page
+    assert long in search
+    item = client.get(f"/api/v1/chat/{B}/messages", params={"author": rtl}).json()["items"][0]
+    assert item["text"] == long and item["author_name"] == rtl
+    too_long = batch(range(9, 10), text="가" * 20_001)
+    assert client.post(f"/api/v1/chat/{B}/messages", json=too_long).status_code == 422
+    surrogate = b'{"messages": [{"message_id": "s", "author_id": "a", "text": "\\ud800"}]}'
+    r = client.post(
+        f"/api/v1/chat/{B}/messages",
+        content=surrogate,
+        headers={"content-type": "application/json"},
+    )
+    assert r.status_code == 422
+    assert stored(platform) == 5  # nothing of the refused ones
+
 
 def test_websocket_ingest_answers_each_frame_and_stays_open(
     platform: Platform, client: TestClient
@@ -251,3 +271,39 @@ def test_search_export_and_labels(platform: Platform, client: TestClient) -> Non
     )
     lines = client.get("/api/v1/chat/labels/export").json()["lines"]
     assert lines == ["씨발 별로|0"]
+
+
+def test_replays_read_only_uploaded_recordings(
+    platform: Platform, chat: ChatServices, client: TestClient, tmp_path: Any
+) -> None:
+    secret = tmp_path / "secret.jsonl"
+    secret.write_text('{"offset_ms": 0, "author_id": "a", "text": "비밀"}\n', encoding="utf-8")
+    r = client.post("/api/v1/chat/watches", json={"url": str(secret), "platform": "replay"})
+    assert r.status_code == 422 and "upload the file first" in r.json()["error"]["message"]
+    for name in ("../x.jsonl", "sample_chat.jsonl.gz/../../etc/passwd"):
+        r = client.post("/api/v1/chat/watches", json={"url": name, "platform": "replay"})
+        assert r.status_code == 422, name
+
+    bad = client.post("/api/v1/chat/recordings", files={"file": ("bad.jsonl", b"not json\n")})
+    assert bad.status_code == 422 and "no usable chat line" in bad.json()["error"]["message"]
+    exe = client.post("/api/v1/chat/recordings", files={"file": ("x.sh", b"echo hi\n")})
+    assert exe.status_code == 422
+    assert [r["name"] for r in client.get("/api/v1/chat/recordings").json()] == [
+        "sample_chat.jsonl.gz"
+    ]  # nothing of the refused uploads was kept
+
+    lines = "".join(
+        json.dumps({"offset_ms": i, "author_id": f"u{i}", "text": f"채팅 {i}"}) + "\n"
+        for i in range(30)
+    )
+    up = client.post(
+        "/api/v1/chat/recordings", files={"file": ("../../내 방송 녹화.jsonl", lines.encode())}
+    )
+    assert up.status_code == 201, up.text
+    name = up.json()["name"]
+    assert "/" not in name and name.endswith(".jsonl")
+    platform.start([*CHAT_STAGES, "chat.watcher"])
+    r = client.post("/api/v1/chat/watches", json={"url": name, "platform": "replay", "speed": 0})
+    assert r.status_code == 201, r.text
+    broadcast = f"replay:{r.json()['id']}"
+    wait_for(lambda: stored(platform, broadcast) == 30, what="the replayed recording")

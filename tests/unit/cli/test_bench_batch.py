@@ -67,7 +67,7 @@ def test_celery_peer_and_ratio() -> None:
     pytest.importorskip("celery")
     out, stderr = bench_json(
         "batch", "--items", "200", "--repeats", "2", "--backends", "celery,sqlite",
-        "--redis-url", "redis://127.0.0.1:6379/14",
+        "--redis-url", "redis://127.0.0.1:6379/13",  # its own database: a peer test uses 14
     )
     _check_run(out["nunchi_sqlite"], 200, 2)
     celery = out["celery_redis"]

@@ -19,6 +19,7 @@ from nunchi.training.text.profanity import (
     ship,
     split_rows,
     train,
+    with_extra,
 )
 from tests.fixtures.services import require_service
 
@@ -179,3 +180,29 @@ def test_ship_trains_on_all_rows_and_keeps_the_recipe_figures(tmp_path: Path) ->
     card = shipped.metadata["recipe_holdout"]
     assert isinstance(card, dict) and card["f1"] == result["recipe_holdout"]["f1"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sample.txt", "shipped.npz"]
+
+
+def test_moderator_labels_are_training_rows_that_win() -> None:
+    train_rows = [("좋은 아침", 0), ("멍충이 꺼져", 0), ("시발", 1)]
+    val_rows = [("멍충이 꺼져", 0), ("안녕", 0)]
+    extra = [("멍충이 꺼져", 1), ("새로운 욕", 1)]
+    trained, measured = with_extra(train_rows, val_rows, extra)
+    assert sorted(trained) == [("멍충이 꺼져", 1), ("새로운 욕", 1), ("시발", 1), ("좋은 아침", 0)]
+    assert measured == [("안녕", 0)]  # a disputed row is not used to measure
+    assert with_extra(train_rows, val_rows, []) == (train_rows, val_rows)
+
+
+def test_train_takes_the_chat_moderators_labels(tmp_path: Path) -> None:
+    pytest.importorskip("sklearn")
+    require_service("curse data", DATA.is_file(), f"expected {DATA} (shared/data/curse)")
+    rows = load_rows(DATA)
+    sample = tmp_path / "sample.txt"
+    sample.write_text("".join(f"{t}|{y}\n" for t, y in rows[:400]), encoding="utf-8")
+    labels = tmp_path / "labels.txt"  # what `nunchi chat export --labels` writes
+    labels.write_text("방송 노잼 꺼져라 멍청아|1\n오늘도 화이팅|0\n", encoding="utf-8")
+    metrics = train(sample, tmp_path / "m.npz", seed=3, val_fraction=0.25, extra=[labels])
+    assert metrics["extra_rows"] == 2 and metrics["train_rows"] == 300 + 2
+    bad = tmp_path / "bad.txt"
+    bad.write_text("no label here\n", encoding="utf-8")
+    with pytest.raises(InvalidInput, match=r"bad\.txt:1"):
+        train(sample, tmp_path / "m2.npz", extra=[bad])

@@ -31,7 +31,14 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from nunchi.apps.chat.models import AlertRule, ChatAlert, ChatBroadcast, ChatMinute, ChatWatch
+from nunchi.apps.chat.models import (
+    AlertRule,
+    ChatAlert,
+    ChatAlertNotice,
+    ChatBroadcast,
+    ChatMinute,
+    ChatWatch,
+)
 from nunchi.config import Settings
 from nunchi.errors import InvalidInput, NotFound, OutboundBlocked
 from nunchi.jobs.service import JobService
@@ -384,6 +391,13 @@ class AlertRules:
         if state:
             query = query.where(ChatAlert.state == state)
         with self.sessions() as s:
+            found = list(s.scalars(query))
+            sent: dict[str, list[str]] = {}
+            notices = select(ChatAlertNotice).where(
+                ChatAlertNotice.alert_id.in_([a.id for a in found])
+            )
+            for n in s.scalars(notices.order_by(ChatAlertNotice.event, ChatAlertNotice.channel)):
+                sent.setdefault(n.alert_id, []).append(f"{n.event}.{n.channel}")
             return [
                 {
                     "id": a.id,
@@ -394,9 +408,9 @@ class AlertRules:
                     "opened_at": a.opened_at,
                     "resolved_at": a.resolved_at,
                     "detail": {k: v for k, v in (a.detail or {}).items() if k != "clear_since"},
-                    "notices": sorted((a.deliveries or {}).get("sent", {})),
+                    "notices": sent.get(a.id, []),
                 }
-                for a in s.scalars(query)
+                for a in found
             ]
 
     @staticmethod

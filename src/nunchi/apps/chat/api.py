@@ -8,7 +8,16 @@ import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi import (
+    APIRouter,
+    File,
+    Path,
+    Query,
+    Request,
+    UploadFile,
+    WebSocket,
+    WebSocketDisconnect,
+)
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
@@ -33,6 +42,7 @@ from nunchi.strictjson import loads
 from nunchi.web.auth import AdminPrincipal, ReadPrincipal, SubmitPrincipal, authenticate_socket
 from nunchi.web.deps import app_services
 from nunchi.web.routes.jobs import error_responses
+from nunchi.web.uploads import read_upload
 
 __all__ = ["chat_api"]
 
@@ -43,6 +53,14 @@ class Ingested(BaseModel):
     """How many messages were queued."""
 
     queued: int
+
+
+class RecordingOut(BaseModel):
+    """A recorded chat that can be replayed."""
+
+    name: str
+    bytes: int
+    sample: bool = Field(description="The sample chat that ships with nunchi.")
 
 
 class LabelIn(BaseModel):
@@ -83,13 +101,39 @@ def chat_api(app: App[ChatServices]) -> APIRouter:
     async def start_watch(body: WatchIn, request: Request, _: SubmitPrincipal) -> WatchOut:
         """Start watching ``url`` (Twitch, YouTube, Chzzk, SOOP, Naver Shopping Live, or a
         replay file); a process with the chat watcher connects within a second."""
+        built = services(request)
+        if body.platform == "replay":  # a stored recording, by name: never a server path
+            speed = 1.0 if body.speed is None else body.speed
+            return await run_in_threadpool(lambda: built.start_replay(body.url, speed, body.title))
         options = {"speed": body.speed} if body.speed is not None else {}
-        chat = services(request).chat
         return await run_in_threadpool(
-            lambda: chat.start_watch(
+            lambda: built.chat.start_watch(
                 body.url, platform=body.platform, title=body.title, options=options
             )
         )
+
+    @router.get("/recordings", response_model=list[RecordingOut], summary="List recordings")
+    async def list_recordings(request: Request, _: ReadPrincipal) -> list[RecordingOut]:
+        """Recorded chats that can be replayed (``platform: replay``, ``url``: the name)."""
+        rows = await run_in_threadpool(services(request).recordings)
+        return [RecordingOut.model_validate(r) for r in rows]
+
+    @router.post(
+        "/recordings",
+        status_code=201,
+        response_model=RecordingOut,
+        responses=error_responses(401, 403, 413, 422),
+        summary="Upload a recording",
+    )
+    async def upload_recording(
+        request: Request, _: SubmitPrincipal, file: Annotated[UploadFile, File()]
+    ) -> RecordingOut:
+        """A recorded chat (JSON lines or CSV with ``sent_at`` or ``offset_ms``,
+        ``author_id``, ``text``...; ``.gz`` allowed), kept under the name answered."""
+        built = services(request)
+        data = await read_upload(file, max_bytes=built.core.settings.max_body_bytes)
+        name = await run_in_threadpool(built.save_recording, file.filename or "", data)
+        return RecordingOut(name=name, bytes=len(data), sample=False)
 
     @router.post(
         "/demo",

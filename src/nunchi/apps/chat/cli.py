@@ -17,7 +17,7 @@ from nunchi.apps.base import App
 from nunchi.apps.chat.services import ChatServices
 from nunchi.cli.console import err, fail, out
 from nunchi.config import get_settings
-from nunchi.errors import NunchiError
+from nunchi.errors import InvalidInput, NunchiError
 
 __all__ = ["chat_cli"]
 
@@ -44,12 +44,26 @@ def chat_cli(app: App[ChatServices]) -> typer.Typer:
             str | None, typer.Option(help="twitch | youtube | chzzk | soop | shoppinglive")
         ] = None,
         title: Annotated[str | None, typer.Option(help="A name for the watch.")] = None,
+        endpoint: Annotated[
+            list[str] | None,
+            typer.Option(
+                help="NAME=URL: reach the platform at another address (a relay), e.g. "
+                "url=wss://irc-ws.chat.twitch.tv:443 (names: url, base_url, api_base, "
+                "game_base, chat_url); the outbound guard still applies."
+            ),
+        ] = None,
     ) -> None:
         """Start watching a broadcast's chat (Twitch, YouTube, Chzzk, SOOP, Naver Shopping
         Live); prints the watch's id."""
+        options: dict[str, object] = {}
+        for item in endpoint or []:
+            name, sep, value = item.partition("=")
+            if not sep or not name or not value:
+                raise fail(InvalidInput(f"--endpoint takes NAME=URL, not {item!r}"))
+            options[name.strip()] = value.strip()
         try:
             with _services(app) as chat:
-                found = chat.chat.start_watch(url, platform=platform, title=title)
+                found = chat.chat.start_watch(url, platform=platform, title=title, options=options)
         except NunchiError as e:
             raise fail(e) from e
         out().print(f"watch {found.id} started ({found.platform}); see /chat", highlight=False)

@@ -33,6 +33,7 @@ __all__ = [
     "WATCH_STATES",
     "AlertRule",
     "ChatAlert",
+    "ChatAlertNotice",
     "ChatAuthor",
     "ChatBroadcast",
     "ChatKeyword",
@@ -45,6 +46,7 @@ __all__ = [
     "keywords_table",
     "messages_table",
     "minutes_table",
+    "notices_table",
 ]
 
 POLARITIES = ("positive", "neutral", "negative")
@@ -228,7 +230,8 @@ class ChatAlert(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     detail: Mapped[Any] = mapped_column(JSONDocument, default=dict)
     deliveries: Mapped[Any] = mapped_column(JSONDocument, default=dict)
-    """What each channel said, for the opening and the resolving notice."""
+    """The ``chat.notify`` job of each channel, for the opening and the resolving notice
+    (what was sent is in ``chat_alert_notices``)."""
     open_key: Mapped[str | None] = mapped_column(String(240), unique=True)
     """``rule:broadcast`` while firing, NULL once resolved: one open incident per rule and
     broadcast, however many processes evaluate."""
@@ -238,7 +241,23 @@ class ChatAlert(Base):
     )
 
 
+class ChatAlertNotice(Base):
+    """One notice sent: an alert's opening or resolving, on one channel (written once by the
+    ``chat.notify`` job that sent it, so a retried job does not send it again)."""
+
+    __tablename__ = "chat_alert_notices"
+
+    alert_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("chat_alerts.id", ondelete="CASCADE"), primary_key=True
+    )
+    event: Mapped[str] = mapped_column(String(16), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    outcome: Mapped[Any] = mapped_column(JSONDocument, default=dict)
+
+
 messages_table = cast(Table, ChatMessageRow.__table__)
+notices_table = cast(Table, ChatAlertNotice.__table__)
 broadcasts_table = cast(Table, ChatBroadcast.__table__)
 minutes_table = cast(Table, ChatMinute.__table__)
 authors_table = cast(Table, ChatAuthor.__table__)

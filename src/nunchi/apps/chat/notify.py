@@ -28,13 +28,22 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session, sessionmaker
 
-from nunchi.apps.chat.models import AlertRule, ChatAlert, ChatBroadcast, ChatWatch
+from nunchi.apps.chat.models import (
+    AlertRule,
+    ChatAlert,
+    ChatAlertNotice,
+    ChatBroadcast,
+    ChatWatch,
+    notices_table,
+)
 from nunchi.bus.base import Message
 from nunchi.config import Settings
 from nunchi.errors import NotFound, PermanentError
 from nunchi.jobs.kinds import JobContext, JobKind
 from nunchi.outbound import GuardedClient
 from nunchi.runtime.stage import RetryPolicy
+from nunchi.store.types import utcnow
+from nunchi.store.upsert import insert_new
 from nunchi.webhooks.delivery import WebhookRequest
 from nunchi.webhooks.topics import WEBHOOKS_DELIVER
 
@@ -204,24 +213,28 @@ def webhook_notice(url: str, notice: Notice) -> Message:
 
 def _already(sessions: sessionmaker[Session], data: NotifyInput) -> dict[str, Any] | None:
     with sessions() as s:
-        alert = s.get(ChatAlert, data.alert_id)
-        if alert is None:
+        if s.get(ChatAlert, data.alert_id) is None:
             raise PermanentError(f"no chat alert {data.alert_id}")
-        done = dict(alert.deliveries or {}).get("sent", {})
-        found = done.get(f"{data.event}.{data.channel}")
-        return found if isinstance(found, dict) else None
+        sent = s.get(ChatAlertNotice, (data.alert_id, data.event, data.channel))
+        return dict(sent.outcome or {}) if sent is not None else None
 
 
 def _record(sessions: sessionmaker[Session], data: NotifyInput, outcome: dict[str, Any]) -> None:
+    row = {
+        "alert_id": data.alert_id,
+        "event": data.event,
+        "channel": data.channel,
+        "sent_at": utcnow(),
+        "outcome": outcome,
+    }
     with sessions.begin() as s:
-        alert = s.get(ChatAlert, data.alert_id, with_for_update=True)
-        if alert is None:  # pragma: no cover - deleted meanwhile
-            return
-        deliveries = dict(alert.deliveries or {})
-        sent = dict(deliveries.get("sent", {}))
-        sent[f"{data.event}.{data.channel}"] = outcome
-        deliveries["sent"] = sent
-        alert.deliveries = deliveries
+        insert_new(
+            s,
+            notices_table,
+            [row],
+            keys=["alert_id", "event", "channel"],
+            returning=["alert_id"],
+        )
 
 
 def notify_kind() -> JobKind[NotifyInput]:

@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 
 from nunchi.apps.base import App
@@ -21,6 +22,7 @@ from nunchi.web.deps import app_services
 from nunchi.web.pages.rendering import render, render_text, translator
 from nunchi.web.pages.security import check_csrf, page_actor
 from nunchi.web.sse import event_stream
+from nunchi.web.uploads import read_upload
 
 __all__ = ["chat_pages"]
 
@@ -142,6 +144,24 @@ def chat_pages(app: App[ChatServices]) -> APIRouter:
             )
         )
         return RedirectResponse("/chat", status_code=303)
+
+    @router.post("/chat/replay")
+    async def replay(request: Request) -> Response:
+        await check_csrf(request)
+        page_actor(request)
+        form = await request.form()
+        upload, speed_text = form.get("file"), form.get("speed")
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            raise InvalidInput("choose a recorded chat file (JSON lines or CSV)")
+        try:
+            speed = float(speed_text) if isinstance(speed_text, str) and speed_text else 1.0
+        except ValueError:
+            raise InvalidInput(f"the speed must be a number, not {speed_text!r}") from None
+        built = services(request)
+        data = await read_upload(upload, max_bytes=built.core.settings.max_body_bytes)
+        name = await run_in_threadpool(built.save_recording, upload.filename, data)
+        watch = await run_in_threadpool(built.start_replay, name, speed, None)
+        return RedirectResponse(_live_href(f"replay:{watch.id}"), status_code=303)
 
     @router.post("/chat/demo")
     async def demo(request: Request) -> Response:

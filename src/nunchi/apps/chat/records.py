@@ -38,11 +38,13 @@ def _headers(kind: bytes, received: float | None, watch: str | None) -> dict[str
     return headers
 
 
-def raw_message(message: ChatMessage, *, watch: str | None = None) -> Message:
-    """A message as a source or the ingest route publishes it on ``chat.raw``."""
-    return Message(
-        CHAT_RAW, message.to_json(), message.broadcast.encode(), _headers(KIND_MESSAGE, None, watch)
-    )
+def raw_message(
+    message: ChatMessage, *, watch: str | None = None, received: float | None = None
+) -> Message:
+    """A message as a source or the ingest route publishes it on ``chat.raw``; ``received``
+    (epoch seconds, default now) is when nunchi got it, where its latency starts."""
+    headers = _headers(KIND_MESSAGE, received, watch)
+    return Message(CHAT_RAW, message.to_json(), message.broadcast.encode(), headers)
 
 
 def deletion_message(deletion: ChatDeletion, *, watch: str | None = None) -> Message:

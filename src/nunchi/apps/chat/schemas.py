@@ -36,7 +36,11 @@ class WatchIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    url: str = Field(max_length=2048, description="The broadcast's URL (or a replay file).")
+    url: str = Field(
+        max_length=2048,
+        description="The broadcast's URL; with platform `replay`, a stored recording's name "
+        "(GET /api/v1/chat/recordings).",
+    )
     platform: str | None = Field(default=None, description="Force a platform (see the docs).")
     title: str | None = Field(default=None, max_length=200)
     speed: float | None = Field(default=None, ge=0, le=1000, description="Replay speed.")

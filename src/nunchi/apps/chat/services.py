@@ -3,7 +3,10 @@ the scorer pool, the watch runner and the ingest publisher."""
 
 from __future__ import annotations
 
+import os
+import re
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,13 +21,15 @@ from nunchi.apps.chat.schemas import IngestBatch, WatchOut
 from nunchi.apps.chat.scoring import ScoringPool, default_scorers
 from nunchi.apps.chat.service import ChatService
 from nunchi.apps.chat.sources._net import Net
-from nunchi.apps.chat.sources.base import ChatMessage, ChatSource
+from nunchi.apps.chat.sources.base import ChatMessage, ChatSource, ParseError
+from nunchi.apps.chat.sources.replay import read_recording
 from nunchi.apps.chat.sources.resolve import resolve_source
 from nunchi.apps.chat.topics import CHAT_RAW
 from nunchi.apps.chat.watches import WatchRunner
 from nunchi.core import Core
-from nunchi.errors import InvalidInput, PayloadTooLarge
+from nunchi.errors import InvalidInput, NotFound, PayloadTooLarge
 from nunchi.outbound import OutboundPolicy
+from nunchi.paths import private_dir
 from nunchi.strictjson import check
 
 __all__ = ["SAMPLE_NAME", "ChatServices"]
@@ -102,6 +107,69 @@ class ChatServices:
             str(sample_path()), platform="replay", title="데모 / demo", options={"speed": speed}
         )
 
+    # -- recordings ---------------------------------------------------------------------
+
+    def recordings_dir(self) -> Path:
+        """Where uploaded recordings are kept (the only files a replay started over the API
+        or the pages may read)."""
+        return private_dir(self.core.settings.data_dir / "chat-recordings")
+
+    def recordings(self) -> list[dict[str, Any]]:
+        """The stored recordings (the shipped sample first), with their sizes."""
+        found = [{"name": SAMPLE_NAME, "bytes": sample_path().stat().st_size, "sample": True}]
+        for path in sorted(self.recordings_dir().iterdir()):
+            if path.is_file() and _RECORDING.match(path.name):
+                found.append({"name": path.name, "bytes": path.stat().st_size, "sample": False})
+        return found
+
+    def recording(self, name: str) -> Path:
+        """The file of a stored recording (or the shipped sample); InvalidInput / NotFound
+        say what is wrong. A path is never taken: only names of stored recordings."""
+        if name == SAMPLE_NAME:
+            return sample_path()
+        if not _RECORDING.match(name):
+            raise InvalidInput(
+                f"{name[:80]!r} is not a recording's name: upload the file first "
+                "(POST /api/v1/chat/recordings) and replay it by the name it got"
+            )
+        path = self.recordings_dir() / name
+        if not path.is_file():
+            raise NotFound(f"no recording {name!r}: see GET /api/v1/chat/recordings")
+        return path
+
+    def save_recording(self, filename: str, data: bytes) -> str:
+        """Keep an uploaded recording (JSON lines or CSV, gzip allowed) under a safe name;
+        returns the name. Refused, and nothing kept, when none of its first lines is usable."""
+        given = Path(filename or "recording.jsonl").name
+        suffix = re.search(r"\.(jsonl|json|csv)(\.gz)?$", given, re.IGNORECASE)
+        if suffix is None:
+            raise InvalidInput("a recording is a .jsonl, .json or .csv file (gzip: add .gz)")
+        ext = suffix.group(0).lower()
+        stem = re.sub(r"[^A-Za-z0-9_-]+", "-", given[: suffix.start()]).strip("-")[:80]
+        stem = stem or "recording"
+        folder = self.recordings_dir()
+        name, n = f"{stem}{ext}", 1
+        while (folder / name).exists():
+            n += 1
+            name = f"{stem}-{n}{ext}"
+        partial = folder / f".upload-{uuid.uuid4().hex}-{name}"
+        partial.write_bytes(data)
+        try:
+            _check_recording(partial)
+            os.replace(partial, folder / name)
+        finally:
+            partial.unlink(missing_ok=True)
+        return name
+
+    def start_replay(self, name: str, speed: float = 1.0, title: str | None = None) -> WatchOut:
+        """Replay a stored recording (by name) at ``speed`` times real time (0: at once)."""
+        if not 0 <= speed <= 1000:
+            raise InvalidInput("the replay's speed must be between 0 and 1000")
+        return self.chat.start_watch(
+            str(self.recording(name)), platform="replay", title=title or name,
+            options={"speed": speed},
+        )  # fmt: skip
+
     # -- ingest -------------------------------------------------------------------------
 
     def ingest(self, broadcast: str, batch: IngestBatch) -> int:
@@ -145,6 +213,27 @@ class ChatServices:
     def close(self) -> None:
         """End the scorer processes."""
         self.pool.close()
+
+
+_RECORDING = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}\.(jsonl|json|csv)(\.gz)?$", re.I)
+
+
+def _check_recording(path: Path) -> None:
+    """InvalidInput unless one of the file's first 200 lines is a usable message."""
+    first_error = ""
+    try:
+        for seen, (_, _, parsed) in enumerate(read_recording(path)):
+            if not isinstance(parsed, ParseError):
+                return
+            first_error = first_error or str(parsed)
+            if seen >= 200:
+                break
+    except (OSError, EOFError, UnicodeDecodeError, ValueError) as e:
+        raise InvalidInput(f"the recording cannot be read: {e}") from None
+    raise InvalidInput(
+        "no usable chat line in the recording"
+        + (f" (first problem: {first_error})" if first_error else " (it is empty)")
+    )
 
 
 _WEB_PLATFORMS = ("twitch", "youtube", "chzzk", "soop", "shoppinglive")

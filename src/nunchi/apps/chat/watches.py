@@ -67,36 +67,54 @@ class Sink:
     failures: int = 0
     reconnects: int = 0
     received: int = 0
-    _buffer: list[ChatMessage] = field(default_factory=list)
+    _buffer: list[tuple[ChatMessage, float]] = field(default_factory=list)
     _oldest: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _publishing: threading.RLock = field(default_factory=threading.RLock)
 
     def messages(self, messages: list[ChatMessage]) -> None:
-        """Buffer messages; publish when the buffer is big or old enough."""
+        """Buffer messages; publish when the buffer is big or old enough (a timer publishes
+        what a quiet chat left in the buffer)."""
         with self._lock:
-            if not self._buffer:
+            first = not self._buffer
+            if first:
                 self._oldest = time.monotonic()
-            self._buffer.extend(_clean(m) for m in messages)
+            now = time.time()
+            self._buffer.extend((_clean(m), now) for m in messages)
             old = time.monotonic() - self._oldest >= _FLUSH_SECONDS
             due = old or len(self._buffer) >= _FLUSH_SIZE
         if due:
             self.flush()
+        elif first:
+            timer = threading.Timer(_FLUSH_SECONDS, self._timed_flush)
+            timer.daemon = True
+            timer.start()
+
+    def _timed_flush(self) -> None:
+        try:
+            self.flush()
+        except Exception:  # the bus may be briefly away: the next message flushes again
+            log.exception("chat %s: publishing buffered chat failed", self.watch_id)
 
     def flush(self) -> None:
-        """Publish what is buffered."""
-        with self._lock:
-            batch, self._buffer = self._buffer, []
-        if not batch:
-            return
-        self.bus.publish_batch([raw_message(m, watch=self.watch_id) for m in batch])
-        self.received += len(batch)
-        for m in batch:
+        """Publish what is buffered (in order: one publisher at a time)."""
+        with self._publishing:
+            with self._lock:
+                batch, self._buffer = self._buffer, []
+            if not batch:
+                return
+            self.bus.publish_batch(
+                [raw_message(m, watch=self.watch_id, received=at) for m, at in batch]
+            )
+            self.received += len(batch)
+        for m, _ in batch:
             metrics.MESSAGES.labels("received", m.platform).inc()
 
     def deletions(self, deletions: list[ChatDeletion]) -> None:
         """Publish the platform's deletions (after what is buffered: order kept)."""
-        self.flush()
-        self.bus.publish_batch([deletion_message(d, watch=self.watch_id) for d in deletions])
+        with self._publishing:
+            self.flush()
+            self.bus.publish_batch([deletion_message(d, watch=self.watch_id) for d in deletions])
 
     def state(self, state: SourceState) -> None:
         """Record the source's new state."""

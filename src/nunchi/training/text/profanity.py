@@ -49,6 +49,7 @@ __all__ = [
     "ship",
     "split_rows",
     "train",
+    "with_extra",
 ]
 
 Rows = list[tuple[str, int]]
@@ -74,6 +75,17 @@ def load_rows(path: Path) -> Rows:
     if not rows:
         raise InvalidInput(f"{p} holds no 'text|label' rows")
     return rows
+
+
+def with_extra(train_rows: Rows, val_rows: Rows, extra: Rows) -> tuple[Rows, Rows]:
+    """Add ``extra`` rows (moderators' labels) to the training part: a text they label
+    replaces the same text's rows in both parts (the moderator's verdict wins, and a disputed
+    row is not used to measure)."""
+    if not extra:
+        return train_rows, val_rows
+    labelled = {text for text, _ in extra}
+    kept = [r for r in train_rows if r[0] not in labelled]
+    return kept + list(extra), [r for r in val_rows if r[0] not in labelled]
 
 
 def split_rows(rows: Rows, val_fraction: float, seed: int) -> tuple[Rows, Rows]:
@@ -325,16 +337,19 @@ def evaluate(detector: ProfanityDetector, rows: Sequence[tuple[str, int]]) -> di
 
 def train(data: Path, out: Path, *, seed: int = 0, val_fraction: float = 0.2,
           augment: int = 1, c_lr: float = 10.0, c_nb: float = 1.0,
-          mix: float = 0.5) -> dict[str, float]:
+          mix: float = 0.5, extra: Sequence[Path] = ()) -> dict[str, float]:
     """Train on ``data``, write the model to ``out`` and return validation metrics.
 
     Metrics (on the held-out ``val_fraction``): precision, recall, f1, accuracy,
     messages_per_s, recall_obfuscated / f1_obfuscated (same rows run through `obfuscate`),
     threshold and cv_f1_mean / cv_f1_sd (5-fold CV on the training part). With
     ``val_fraction=0`` the model sees every row and only the CV figures are reported.
+    ``extra`` files (``text|label``, e.g. ``nunchi chat export --labels``) are training rows
+    only (see :func:`with_extra`).
     """
     rows = load_rows(data)
-    train_rows, val_rows = split_rows(rows, val_fraction, seed)
+    extra_rows = [r for path in extra for r in load_rows(path)]
+    train_rows, val_rows = with_extra(*split_rows(rows, val_fraction, seed), extra_rows)
     lexicon = Lexicon.load()
     cfg = FeatureConfig()
     cv = cross_validate(train_rows, seed=seed, augment=augment, cfg=cfg, c_lr=c_lr,
@@ -346,6 +361,7 @@ def train(data: Path, out: Path, *, seed: int = 0, val_fraction: float = 0.2,
                    c_lr, c_nb, mix, threshold)
     metrics: dict[str, float] = {
         "threshold": threshold, "train_rows": float(len(train_rows)),
+        "extra_rows": float(len(extra_rows)),
         "cv_f1_mean": float(np.mean(cv["f1_folds"])), "cv_f1_sd": float(np.std(cv["f1_folds"])),
     }
     info: dict[str, object] = {"data": Path(data).name, "seed": seed,
@@ -363,7 +379,8 @@ def train(data: Path, out: Path, *, seed: int = 0, val_fraction: float = 0.2,
     return metrics
 
 
-def ship(data: Path, out: Path, *, seed: int = 0, val_fraction: float = 0.2) -> dict[str, Any]:
+def ship(data: Path, out: Path, *, seed: int = 0, val_fraction: float = 0.2,
+         extra: Sequence[Path] = ()) -> dict[str, Any]:
     """Train the product model: the recipe is first trained on ``1 - val_fraction`` of the rows
     (to a temporary file) and measured on the held-out rest, then trained again on ALL rows and
     written to ``out``. The held-out figures of the first run go into the model's metadata
@@ -376,10 +393,10 @@ def ship(data: Path, out: Path, *, seed: int = 0, val_fraction: float = 0.2) -> 
     out.parent.mkdir(parents=True, exist_ok=True)
     probe = out.with_name(out.stem + ".recipe-check.npz")
     try:
-        held = train(data, probe, seed=seed, val_fraction=val_fraction)
+        held = train(data, probe, seed=seed, val_fraction=val_fraction, extra=extra)
     finally:
         probe.unlink(missing_ok=True)
-    full = train(data, out, seed=seed, val_fraction=0.0)
+    full = train(data, out, seed=seed, val_fraction=0.0, extra=extra)
     detector = ProfanityDetector.load(out)
     detector.metadata["recipe_holdout"] = {"val_fraction": val_fraction, **held}
     detector.save(out)

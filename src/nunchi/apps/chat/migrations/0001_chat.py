@@ -174,6 +174,22 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "chat_alert_notices",
+        sa.Column("alert_id", sa.String(length=32), nullable=False),
+        sa.Column("event", sa.String(length=16), nullable=False),
+        sa.Column("channel", sa.String(length=16), nullable=False),
+        sa.Column("sent_at", UTCDateTime(), nullable=False),
+        sa.Column("outcome", JSONDocument, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["alert_id"],
+            ["chat_alerts.id"],
+            name=op.f("fk_chat_alert_notices_alert_id_chat_alerts"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("alert_id", "event", "channel", name=op.f("pk_chat_alert_notices")),
+    )
+
+    op.create_table(
         "chat_labels",
         sa.Column("id", BigSerial, autoincrement=True, nullable=False),
         sa.Column("message_row", sa.BigInteger(), nullable=False),
@@ -200,6 +216,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_chat_labels_message_row")
 
     op.drop_table("chat_labels")
+    op.drop_table("chat_alert_notices")
     with op.batch_alter_table("chat_alerts", schema=None) as batch_op:
         batch_op.drop_index("ix_chat_alerts_rule_broadcast_state")
 

@@ -37,7 +37,7 @@ def _host(netloc: str) -> str:
     return host[4:] if host.startswith("www.") else host.removeprefix("m.")
 
 
-def resolve_source(url: str, platform: str | None = None, /, **options: Any) -> ChatSource:
+def resolve_source(url: str, /, platform: str | None = None, **options: Any) -> ChatSource:
     """The source for ``url``; ``options`` go to its constructor (``net``, ``reconnect`` ...).
     ``platform`` forces one: ``"youtube-api"`` with ``api_key=...`` for the Data API,
     ``"chzzk-openapi"`` with ``access_token=...`` for Chzzk's Open API, ``"replay"`` for a

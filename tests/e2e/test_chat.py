@@ -1,0 +1,130 @@
+"""The live chat guard in Chromium against ``nunchi up``: a Twitch watch (started with
+``nunchi chat watch``, the adapter pointed at a loopback server speaking Twitch's IRC over
+WebSocket as documented in "Twitch IRC: tags") shows the chat live on the broadcast's page,
+profanity masked on its exact spans, a reveal toggle per message and one for all, hostile
+names and text shown as text, new messages pushed without a reload."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, expect
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.server import ServerConnection
+
+from tests.e2e.test_browser import EVIL, Server, browser, open_tab, running_up  # noqa: F401
+from tests.fixtures.processes import nunchi_command, wait_for
+from tests.integration.chat.sources.support import ws_server
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def privmsg(i: int, author: str, text: str) -> str:
+    """A PRIVMSG as Twitch sends it (tag values escaped as IRCv3 says: a space is ``\\s``)."""
+    name = author.replace("\\", "\\\\").replace(";", "\\:").replace(" ", "\\s")
+    return (
+        f"@badge-info=;badges=;color=;display-name={name};emotes=;id=e2e-{i};mod=0;"
+        f"room-id=1;subscriber=0;tmi-sent-ts=1764583200{i:03d};turbo=0;user-id=u{i};"
+        f"user-type= :v{i}!v{i}@v{i}.tmi.twitch.tv PRIVMSG #nunchi_e2e :{text}\r\n"
+    )
+
+
+class Twitch:
+    """Answers the login, sends the first chat, then more when ``more`` is set."""
+
+    def __init__(self) -> None:
+        self.more = threading.Event()
+
+    def __call__(self, ws: ServerConnection) -> None:
+        lines: list[str] = []
+        while not any(line.startswith("JOIN ") for line in lines):
+            lines.extend(x for x in str(ws.recv(timeout=5)).split("\r\n") if x)
+        ws.send(":tmi.twitch.tv 001 justinfan1 :Welcome, GLHF!\r\n")
+        ws.send(privmsg(1, "시청자", "안녕하세요 오늘 방송 재밌다"))
+        ws.send(privmsg(2, "욕쟁이", "ㅅㅂ 진짜 개노잼"))
+        ws.send(privmsg(3, EVIL, EVIL))
+        self.more.wait(60)
+        ws.send(privmsg(4, "늦은시청자", "시1발 늦었다"))
+        try:
+            while True:
+                ws.recv(timeout=30)
+        except (ConnectionClosed, TimeoutError):
+            pass
+
+
+@pytest.fixture(scope="module")
+def server(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:  # noqa: F811
+    with running_up(
+        tmp_path_factory.mktemp("chat-up"),
+        auth_disabled="true",
+        outbound_allow_hosts='["127.0.0.1/32"]',
+    ) as up:
+        yield up
+
+
+def watch(server: Server, port: int) -> str:
+    done = subprocess.run(
+        [*nunchi_command(), "chat", "watch", "https://www.twitch.tv/nunchi_e2e",
+         "--endpoint", f"url=ws://127.0.0.1:{port}", "--title", "E2E 방송"],
+        env=server.env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    watch_id = done.stdout.split()[1]
+
+    def broadcast() -> Any:
+        r = server.api.get(f"/chat/watches/{watch_id}")
+        return r.status_code == 200 and r.json()["broadcast"]
+
+    wait_for(broadcast, 30, "the watch to go live", alive=[server.proc])
+    return str(server.api.get(f"/chat/watches/{watch_id}").json()["broadcast"])
+
+
+def test_live_chat_is_masked_with_reveal_toggles(
+    browser: Browser,  # noqa: F811
+    server: Server,
+    tmp_path: Path,
+) -> None:
+    twitch = Twitch()
+    with ws_server(twitch) as irc, open_tab(browser, server.url, fence=False) as tab:
+        broadcast = watch(server, irc.port)
+        page = tab.page
+        tab.open(f"/chat/live/{broadcast}")
+        messages = page.locator("#chat-messages li.msg")
+        expect(messages).to_have_count(3, timeout=20_000)
+        profane = page.locator("#chat-messages li.msg.profane")
+        expect(profane).to_have_count(1)
+        swear = profane.first
+        expect(swear.locator(".masked")).to_be_visible()
+        expect(swear.locator(".masked")).to_have_text("** 진짜 개노잼")
+        expect(swear.locator(".original")).to_be_hidden()
+        assert "ㅅㅂ" not in page.locator("#chat-messages").inner_text()
+
+        swear.locator("button.reveal").click()  # reveal this one
+        expect(swear.locator(".original")).to_be_visible()
+        expect(swear.locator(".original mark")).to_have_text("ㅅㅂ")
+        expect(swear.locator(".masked")).to_be_hidden()
+        swear.locator("button.reveal").click()  # and hide it again
+        expect(swear.locator(".original")).to_be_hidden()
+
+        evil = messages.nth(2)  # names and text arrive as text, never as markup
+        expect(evil.locator(".author")).to_have_text(EVIL)
+        expect(evil.locator(".plain")).to_have_text(EVIL)
+        assert page.locator("#chat-messages img, #chat-messages script").count() == 0
+
+        twitch.more.set()  # a new message is pushed to the open page
+        expect(messages).to_have_count(4, timeout=20_000)
+        expect(profane).to_have_count(2)
+        late = profane.nth(1)
+        expect(late.locator(".masked")).to_be_visible()
+        page.locator("#chat-originals").check()  # reveal every message at once
+        expect(late.locator(".original")).to_be_visible()
+        expect(swear.locator(".original")).to_be_visible()
+        page.locator("#chat-originals").uncheck()
+        expect(swear.locator(".original")).to_be_hidden()
+
+        tab.assert_clean()
