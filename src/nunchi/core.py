@@ -9,6 +9,7 @@ services, job kinds, stages and background loops. Nothing here knows an app.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,6 +23,9 @@ from nunchi.store.blobs import BlobStore
 from nunchi.store.db import Schema
 from nunchi.store.store import Store, open_store
 from nunchi.webhooks.service import WebhookService
+
+if TYPE_CHECKING:
+    from nunchi.store.pg_nudges import PgNudgeRelay
 
 __all__ = ["CORE_MODEL_MODULES", "Core", "open_core"]
 
@@ -44,6 +48,8 @@ class Core:
     webhooks: WebhookService
     nudges: Nudges
     """Wakes this process's live pages when a stage changed something."""
+    relay: PgNudgeRelay | None = None
+    """Nudges to and from other processes, on a PostgreSQL store."""
 
     @property
     def sessions(self) -> sessionmaker[Session]:
@@ -57,6 +63,8 @@ class Core:
 
     def close(self) -> None:
         """Release the HTTP client, the bus and database connections."""
+        if self.relay is not None:
+            self.relay.stop()
         self.client.close()
         self.bus.close()
         self.store.close()
@@ -77,6 +85,12 @@ def open_core(settings: Settings, registry: KindRegistry, schema: Schema | None 
         store.close()
         raise
     nudges = Nudges()
+    relay = None
+    if store.engine.dialect.name == "postgresql":  # live pages in one process, stages in others
+        from nunchi.store.pg_nudges import PgNudgeRelay
+
+        relay = PgNudgeRelay(store.engine, nudges)
+        relay.start()
     jobs = JobService(store.sessions, bus, registry, settings, blobs=store.blobs, nudges=nudges)
     return Core(
         settings=settings,
@@ -87,4 +101,5 @@ def open_core(settings: Settings, registry: KindRegistry, schema: Schema | None 
         jobs=jobs,
         webhooks=WebhookService(store.sessions, bus),
         nudges=nudges,
+        relay=relay,
     )

@@ -2,7 +2,8 @@
 ``nunchi chat watch``, the adapter pointed at a loopback server speaking Twitch's IRC over
 WebSocket as documented in "Twitch IRC: tags") shows the chat live on the broadcast's page,
 profanity masked on its exact spans, a reveal toggle per message and one for all, hostile
-names and text shown as text, new messages pushed without a reload."""
+names and text shown as text, new messages pushed without a reload; and the same through
+loopback servers speaking YouTube's web live chat and Chzzk's chat."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from websockets.sync.server import ServerConnection
 
 from tests.e2e.test_browser import EVIL, Server, browser, open_tab, running_up  # noqa: F401
 from tests.fixtures.processes import nunchi_command, wait_for
-from tests.integration.chat.sources.support import ws_server
+from tests.integration.chat.sources.support import HttpServer, ws_server
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -67,23 +68,6 @@ def server(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         yield up
 
 
-def watch(server: Server, port: int) -> str:
-    done = subprocess.run(
-        [*nunchi_command(), "chat", "watch", "https://www.twitch.tv/nunchi_e2e",
-         "--endpoint", f"url=ws://127.0.0.1:{port}", "--title", "E2E 방송"],
-        env=server.env, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    watch_id = done.stdout.split()[1]
-
-    def broadcast() -> Any:
-        r = server.api.get(f"/chat/watches/{watch_id}")
-        return r.status_code == 200 and r.json()["broadcast"]
-
-    wait_for(broadcast, 30, "the watch to go live", alive=[server.proc])
-    return str(server.api.get(f"/chat/watches/{watch_id}").json()["broadcast"])
-
-
 def test_live_chat_is_masked_with_reveal_toggles(
     browser: Browser,  # noqa: F811
     server: Server,
@@ -91,7 +75,9 @@ def test_live_chat_is_masked_with_reveal_toggles(
 ) -> None:
     twitch = Twitch()
     with ws_server(twitch) as irc, open_tab(browser, server.url, fence=False) as tab:
-        broadcast = watch(server, irc.port)
+        broadcast = start_watch(
+            server, "https://www.twitch.tv/nunchi_e2e", {"url": f"ws://127.0.0.1:{irc.port}"}
+        )
         page = tab.page
         tab.open(f"/chat/live/{broadcast}")
         messages = page.locator("#chat-messages li.msg")
@@ -127,4 +113,67 @@ def test_live_chat_is_masked_with_reveal_toggles(
         page.locator("#chat-originals").uncheck()
         expect(swear.locator(".original")).to_be_hidden()
 
+        tab.assert_clean()
+
+
+def start_watch(server: Server, url: str, endpoints: dict[str, str]) -> str:
+    """``nunchi chat watch URL --endpoint ...``; the broadcast once the watch is live."""
+    args = [*nunchi_command(), "chat", "watch", url]
+    for name, value in endpoints.items():
+        args += ["--endpoint", f"{name}={value}"]
+    done = subprocess.run(
+        args, env=server.env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    watch_id = done.stdout.split()[1]
+
+    def live() -> Any:
+        r = server.api.get(f"/chat/watches/{watch_id}")
+        return r.status_code == 200 and r.json()["broadcast"]
+
+    wait_for(live, 30, "the watch to go live", alive=[server.proc])
+    return str(server.api.get(f"/chat/watches/{watch_id}").json()["broadcast"])
+
+
+def test_youtube_chat_reaches_the_live_page(browser: Browser, server: Server) -> None:  # noqa: F811
+    """A loopback server answering as YouTube's web client does (the watch page's
+    ytInitialData and InnerTube's ``get_live_chat``, recorded shapes of tests/fixtures)."""
+    from tests.integration.chat.sources.test_youtube import VIDEO, WebYouTube
+
+    with (
+        HttpServer(WebYouTube()) as http,
+        open_tab(browser, server.url, fence=False) as tab,
+    ):
+        url = f"https://www.youtube.com/watch?v={VIDEO}"
+        broadcast = start_watch(server, url, {"base_url": http.base})
+        tab.open(f"/chat/live/{broadcast}")
+        page = tab.page
+        chat = page.locator("#chat-messages")
+        expect(chat).to_contain_text("안녕하세요 😀", timeout=20_000)
+        expect(chat).to_contain_text("슈퍼챗 감사!")
+        expect(chat.locator("li.msg.kind-donation")).not_to_have_count(0)
+        tab.assert_clean()
+
+
+def test_chzzk_chat_reaches_the_live_page(browser: Browser, server: Server) -> None:  # noqa: F811
+    """Loopback servers answering as Chzzk does (live-status, access token and the chat
+    WebSocket's cmd 100 / 93101 / 93102 / 94008 frames of tests/fixtures/chat/chzzk)."""
+    from tests.integration.chat.sources.test_chzzk import CHANNEL, Chzzk
+
+    platform = Chzzk()
+    with (
+        HttpServer(platform.http) as http,
+        ws_server(platform.chat) as chat_server,
+        open_tab(browser, server.url, fence=False) as tab,
+    ):
+        endpoints = {
+            "api_base": http.base,
+            "game_base": http.base,
+            "chat_url": f"ws://127.0.0.1:{chat_server.port}/chat",
+        }
+        broadcast = start_watch(server, f"https://chzzk.naver.com/live/{CHANNEL}", endpoints)
+        tab.open(f"/chat/live/{broadcast}")
+        chat = tab.page.locator("#chat-messages")
+        expect(chat).to_contain_text("방송 시작했다!", timeout=20_000)
+        expect(chat).to_contain_text("항상 응원합니다")
         tab.assert_clean()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 
 __all__ = ["Nudges", "Subscription"]
@@ -61,10 +61,17 @@ class Nudges:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._subscribers: dict[str, set[Subscription]] = {}
+        self.relay: Callable[[list[str]], None] | None = None
+        """Where nudges go for other processes too (set by
+        :class:`nunchi.store.pg_nudges.PgNudgeRelay` on a PostgreSQL store)."""
 
-    def nudge(self, channels: str | Iterable[str]) -> None:
-        """Wake every subscriber of ``channels`` (a name or several)."""
+    def nudge(self, channels: str | Iterable[str], *, relay: bool = True) -> None:
+        """Wake every subscriber of ``channels`` (a name or several), here and, with a relay,
+        in the other processes (``relay=False``: a nudge that came from one of them)."""
         names = [channels] if isinstance(channels, str) else list(channels)
+        forward = self.relay
+        if relay and forward is not None:
+            forward(names)
         with self._lock:
             targets = {s for name in names for s in self._subscribers.get(name, ())}
         for subscription in targets:

@@ -75,6 +75,8 @@ def test_ingested_chat_is_scored_stored_and_counted_once(
     assert first["text"] == "ㅅㅂ 진짜 개노잼"  # the raw chat is kept
     offenders = client.get(f"/api/v1/chat/{B}/offenders").json()
     assert [o["author_id"] for o in offenders] == ["swearer"] and offenders[0]["profane"] == 10
+    live = client.get(f"/chat/live/{B}", headers=HTML).text  # an offender links to their chat
+    assert f"/chat/live/{B.replace(':', '%3A')}/search?author=swearer" in live
     minutes = client.get(f"/api/v1/chat/{B}/minutes").json()
     assert sum(m["messages"] for m in minutes) == 60
     assert sum(m["positive"] + m["neutral"] + m["negative"] for m in minutes) == 60
@@ -256,6 +258,13 @@ def test_search_export_and_labels(platform: Platform, client: TestClient) -> Non
     ).json()
     assert len(rest["items"]) == 2 and rest["next_cursor"] is None
     assert {m["id"] for m in paged["items"]}.isdisjoint({m["id"] for m in rest["items"]})
+
+    search = f"/chat/live/{B}/search"
+    page = client.get(search, params={"since": "2026-12-01T10:00", "until": "2026-12-01T10:01"})
+    assert page.text.count("좋아요 최고") == 4  # sent at 10:00:30 UTC
+    later = client.get(search, params={"since": "2026-12-01T10:01:00"}, headers=HTML)
+    assert "좋아요 최고" not in later.text
+    assert client.get(search, params={"since": "어제"}, headers=HTML).status_code == 422
 
     export = client.get(f"/api/v1/chat/{B}/export.csv")
     assert export.status_code == 200 and export.headers["content-type"].startswith("text/csv")

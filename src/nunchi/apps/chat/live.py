@@ -151,7 +151,7 @@ class LiveView:
             broadcast: BroadcastOut | None = self.chat.broadcast(self.broadcast)
         except NotFound:
             broadcast = None
-        figures = self._figures(broadcast, minutes, offenders)
+        figures = {**self._figures(broadcast, minutes, offenders), "broadcast_id": self.broadcast}
         key = hashlib.sha256(
             json.dumps([figures, words], default=str, sort_keys=True).encode()
         ).hexdigest()

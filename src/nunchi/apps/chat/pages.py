@@ -4,6 +4,7 @@ mood, minute chart, word cloud, offenders, search, export, moderator labels)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -58,6 +59,17 @@ def _chart_labels(request: Request, filename: str) -> dict[str, str]:
         "empty": t("chat.chart.empty"),
         "filename": filename,
     }
+
+
+def _moment(value: str | None, name: str) -> datetime | None:
+    """A search form's time (``datetime-local``: UTC, as the pages show times)."""
+    if not value or not value.strip():
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidInput(f"{name} must be a date and time like 2026-12-01T10:30") from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _live_href(broadcast: str) -> str:
@@ -225,19 +237,29 @@ def chat_pages(app: App[ChatServices]) -> APIRouter:
         author: Annotated[str | None, Query(max_length=200)] = None,
         q: Annotated[str | None, Query(max_length=200)] = None,
         profane: Annotated[str | None, Query(max_length=5)] = None,
+        since: Annotated[str | None, Query(max_length=40)] = None,
+        until: Annotated[str | None, Query(max_length=40)] = None,
         cursor: int | None = None,
     ) -> Response:
         where = MessageFilter(
             author=(author or "").strip() or None,
             text=(q or "").strip() or None,
             profane=True if profane == "1" else None,
+            since=_moment(since, "since"),
+            until=_moment(until, "until"),
         )
         page = services(request).chat.messages(broadcast, where, cursor=cursor, limit=100)
         context = {
             "page": page,
             "broadcast_id": broadcast,
             "live_href": _live_href(broadcast),
-            "filters": {"author": author or "", "q": q or "", "profane": profane or ""},
+            "filters": {
+                "author": author or "",
+                "q": q or "",
+                "profane": profane or "",
+                "since": since or "",
+                "until": until or "",
+            },
         }
         return render(request, "chat/search.html", context)
 
