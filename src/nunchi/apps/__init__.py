@@ -7,8 +7,9 @@ from typing import Any
 
 from nunchi.apps.base import App, Figure
 from nunchi.apps.text.app import TEXT_APP
+from nunchi.apps.vision.app import VISION_APP
 
 __all__ = ["APPS", "App", "Figure"]
 
-APPS: tuple[App[Any], ...] = (TEXT_APP,)
+APPS: tuple[App[Any], ...] = (TEXT_APP, VISION_APP)
 """Every app of a nunchi installation, in no particular order (each declares its ``order``)."""
