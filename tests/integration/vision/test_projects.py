@@ -129,8 +129,11 @@ def test_a_zip_reports_each_bad_entry_and_stores_the_rest(vision: VisionServices
     report = vision.imports.archive("z", data, "photos.zip")
     assert report.added == 2
     failed = {f.item: f.reason for f in report.failed}
-    assert failed == {"파랑/broken.jpg": "damaged", "notes.txt": "skipped",
-                      "파랑/readme.txt": "not_image"}
+    assert failed == {
+        "파랑/broken.jpg": "damaged",
+        "notes.txt": "skipped",
+        "파랑/readme.txt": "not_image",
+    }
     assert {t.name: t.images for t in vision.project("z").tags} == {"빨강": 1, "파랑": 1}
     with pytest.raises(UnsupportedMediaType):
         vision.imports.archive("z", b"plain text", "x.zip")
