@@ -115,5 +115,9 @@ def test_training_import_and_predict_run_as_jobs(open_vision: Callable[..., Plat
         assert result is not None
         assert [p["top"][0][0] for p in result["predictions"]] == ["파랑", "초록"]
         assert [p["image"] for p in result["predictions"]] == keys
+        missing = platform.jobs.submit("vision.predict", {"project": "jobs", "images": ["0" * 64]})
+        wait_for(lambda: platform.jobs.get(missing.id).status == "failed", what="missing photo")
+        failed = platform.jobs.get(missing.id)
+        assert failed.attempts == 1 and "no blob" in str(failed.error)  # not retried
     finally:
         platform.stop()

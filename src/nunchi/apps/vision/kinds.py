@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -19,6 +21,7 @@ from nunchi.apps.vision.schemas import NAME_PATTERN, TrainRequest
 from nunchi.apps.vision.service import IMPORT_URLS_KIND, VisionServices
 from nunchi.apps.vision.training import TRAIN_KIND
 from nunchi.core import Core
+from nunchi.errors import NunchiError, PermanentError
 from nunchi.inputs.images import load_image
 from nunchi.jobs.kinds import JobContext, JobKind
 from nunchi.runtime.stage import RetryPolicy
@@ -33,6 +36,22 @@ __all__ = [
 ]
 
 PREDICT_KIND = "vision.predict"
+_PREDICT_CHUNK = 8
+"""Photos decoded and embedded at a time (so a large job holds a few decoded photos)."""
+
+
+@contextmanager
+def _permanent() -> Iterator[None]:
+    """The caller's mistakes (4xx: no such project, not a photo) fail the job at once;
+    trying again would not help."""
+    try:
+        yield
+    except NunchiError as e:
+        if e.status >= 500 or isinstance(e, PermanentError):
+            raise
+        raise PermanentError(str(e)) from e
+
+
 _BLOB_KEY = r"^[0-9a-f]{64}$"
 
 
@@ -80,7 +99,8 @@ def vision_kinds(core: Core, services: VisionServices) -> list[JobKind[Any]]:
 
     def import_urls(ctx: JobContext, data: ImportUrlsInput) -> dict[str, Any]:
         rows = [UrlRow(i.row or n, i.url, i.tag) for n, i in enumerate(data.items, start=1)]
-        return services.import_urls(data.project, rows)
+        with _permanent():
+            return services.import_urls(data.project, rows)
 
     train_retry = RetryPolicy(max_attempts=2, base_delay=1.0)
 
@@ -99,20 +119,22 @@ def vision_kinds(core: Core, services: VisionServices) -> list[JobKind[Any]]:
 
     def predict(ctx: JobContext, data: PredictInput) -> dict[str, Any]:
         blobs = ctx.blobs if ctx.blobs is not None else core.blobs
-        photos = [load_image(blobs.get(key), name=key[:12]) for key in data.images]
-        found = services.published.predict(data.project, photos, data.top_k)
-        return {
-            "project": data.project,
-            "predictions": [
-                {
-                    "image": key,
-                    "tag": p.tag,
-                    "probability": p.probability,
-                    "top": [[t, q] for t, q in p.top],
-                }
-                for key, p in zip(data.images, found, strict=True)
-            ],
-        }
+        out: list[dict[str, Any]] = []
+        with _permanent():  # a missing photo or project, or a file that is no photo
+            for start in range(0, len(data.images), _PREDICT_CHUNK):
+                keys = data.images[start : start + _PREDICT_CHUNK]
+                photos = [load_image(blobs.get(key), name=key[:12]) for key in keys]
+                found = services.published.predict(data.project, photos, data.top_k)
+                out += [
+                    {
+                        "image": key,
+                        "tag": p.tag,
+                        "probability": p.probability,
+                        "top": [[t, q] for t, q in p.top],
+                    }
+                    for key, p in zip(keys, found, strict=True)
+                ]
+        return {"project": data.project, "predictions": out}
 
     return [
         JobKind(

@@ -4,6 +4,8 @@ transaction). The demo project is seeded when the services are built (:mod:`.see
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -218,8 +220,6 @@ class VisionServices:
 
     def thumbnail(self, image_id: str) -> bytes:
         """The JPEG thumbnail of an image."""
-        import re
-
         if not re.match(ID_PATTERN, image_id):
             raise NotFound(f"no image {image_id!r}")
         with self.core.sessions() as s:
