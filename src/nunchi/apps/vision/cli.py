@@ -104,9 +104,9 @@ def vision_cli(app: App[VisionServices]) -> typer.Typer:
         files: Annotated[list[Path], typer.Argument(help="Photos to classify.")],
         top_k: Annotated[int, typer.Option(min=1, max=20, help="Tags listed per photo.")] = 3,
     ) -> None:
-        """One JSON line per file: {file, tag, probability, top: [[tag, p], ...]}; tag is
-        null when the classifier is unsure. A file that cannot be read gets {file, error}
-        and the command ends with status 2."""
+        """One JSON line per file with file, tag, probability and top (pairs of tag and
+        probability, best first); tag is null when the classifier is unsure. A file that
+        cannot be read gets file and error, and the command ends with status 2."""
         from nunchi.inputs.images import load_image
 
         failed = False
