@@ -404,3 +404,40 @@ def analyze(
     workloads = _workloads("analyze_load")
     result: dict[str, Any] = workloads.run(seconds)
     sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+
+
+def _vision_summary(result: dict[str, Any]) -> Table:
+    table = Table(title=f"nunchi bench vision: {result['images']} photos, {result['project']}")
+    for column in ("run", "images/s", "p50 ms", "p99 ms"):
+        table.add_column(column, justify="left" if column == "run" else "right")
+    for run in ("identify", "bare"):
+        table.add_row(
+            run,
+            f"{result[f'{run}_images_per_s']:.2f}",
+            f"{result[f'{run}_p50_ms']:.0f}",
+            f"{result[f'{run}_p99_ms']:.0f}",
+        )
+    table.caption = f"overhead {result['overhead_ratio']:+.1%} (goal <= +20%)"
+    return table
+
+
+@app.command()
+def vision(
+    images: Annotated[
+        int, typer.Option("--images", "-n", min=1, max=10_000, help="Photos per run.")
+    ] = 60,
+    latency_images: Annotated[
+        int, typer.Option(min=1, max=10_000, help="Photos sent one at a time.")
+    ] = 30,
+    rounds: Annotated[int, typer.Option(min=1, max=10, help="Alternating rounds.")] = 2,
+    json_only: _JsonOnly = False,
+) -> None:
+    """Photos classified as `vision.predict` jobs end to end on an embedded platform, beside
+    the bare backbone + head on the same photos in the same run: identify_images_per_s,
+    bare_images_per_s, overhead_ratio and p50/p99 of both, in one JSON line on stdout."""
+    workloads = _workloads("vision_bench")
+    config = workloads.VisionBenchConfig(
+        images=images, latency_images=latency_images, rounds=rounds
+    )
+    result = _run(workloads.run_vision, config, json_only)
+    _emit(result, _vision_summary, json_only, runs={})

@@ -1,0 +1,1 @@
+"""The vision app's Alembic revisions (branch ``vision``)."""
