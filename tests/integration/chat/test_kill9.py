@@ -136,3 +136,46 @@ def test_chat_worker_killed_mid_stream_loses_nothing_and_counts_nothing_twice(
 def _settled(sessions: Any) -> bool:
     with sessions() as s:
         return (s.scalar(select(func.sum(ChatMinute.messages))) or 0) >= TOTAL
+
+
+def test_scorer_processes_end_when_their_worker_is_killed(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    script = (
+        "from nunchi.apps.chat.scoring import ScoringPool\n"
+        "import multiprocessing, sys\n"
+        "if __name__ == '__main__':\n"
+        "    pool = ScoringPool(1)\n"
+        "    pool.score(['안녕', 'ㅅㅂ'])\n"
+        "    print(*[p.pid for p in multiprocessing.active_children()], flush=True)\n"
+        "    sys.stdin.read()\n"
+    )
+    path = tmp_path / "worker.py"
+    path.write_text(script, encoding="utf-8")
+    proc = subprocess.Popen(
+        [sys.executable, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        children = [int(p) for p in proc.stdout.readline().split()]
+        assert children, "the pool started no scorer process"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+
+        def gone() -> bool:
+            for pid in children:
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    continue
+                with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+                    if fh.read().split()[2] != "Z":  # a zombie is gone already
+                        return False
+            return True
+
+        wait_for(gone, timeout=15, what="the orphaned scorer to exit")
+    finally:
+        proc.kill()

@@ -205,3 +205,19 @@ def test_a_quiet_chats_last_messages_are_published_without_waiting_for_more() ->
     sink.messages([message(1), message(2)])  # then nothing more arrives
     wait_for(lambda: sink.received == 2, timeout=5, what="the timer's flush")
     assert [r.headers["watch"] for r in drain(bus, CHAT_RAW)] == [b"w1", b"w1"]
+
+
+def test_repeated_chat_is_scored_once_and_the_cache_stays_bounded() -> None:
+    from nunchi.apps.chat.scoring import ChatScorer
+
+    scorer = ChatScorer(cache_size=2)
+    calls: list[list[str]] = []
+    real = scorer._score
+    scorer._score = lambda texts: calls.append(list(texts)) or real(texts)  # type: ignore[method-assign]
+    first = scorer.score(["ㅋㅋㅋㅋ", "ㅅㅂ 뭐야", "ㅋㅋㅋㅋ"])
+    assert calls == [["ㅋㅋㅋㅋ", "ㅅㅂ 뭐야"]]  # a text twice in one batch: scored once
+    assert first[0] == first[2] and first[1].profane
+    assert scorer.score(["ㅅㅂ 뭐야"]) == [first[1]] and len(calls) == 1  # from the cache
+    scorer.score(["GG", "안녕하세요"])
+    assert len(scorer._cache) == 2  # the oldest were dropped
+    assert scorer.score(["ㅋㅋㅋㅋ"]) == [first[0]] and calls[-1] == ["ㅋㅋㅋㅋ"]
