@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from nunchi.apps.base import App, Figure
+from nunchi.apps.catalog.app import CATALOG_APP
 from nunchi.apps.text.app import TEXT_APP
 
 __all__ = ["APPS", "App", "Figure"]
 
-APPS: tuple[App[Any], ...] = (TEXT_APP,)
+APPS: tuple[App[Any], ...] = (TEXT_APP, CATALOG_APP)
 """Every app of a nunchi installation, in no particular order (each declares its ``order``)."""

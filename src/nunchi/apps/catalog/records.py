@@ -142,7 +142,7 @@ class ItemRecord:
         self.key, self.name = key, name
         self.maker = _clean(self.maker, "maker")
         self.category = _clean(self.category, "category")
-        if self.maker and len(self.maker) > 200 or self.category and len(self.category) > 200:
+        if len(self.maker or "") > 200 or len(self.category or "") > 200:
             raise InvalidInput(f"item {self.key!r}: maker and category are at most 200 long")
         aliases = [a for a in (_clean(a, "alias") for a in self.aliases) if a and a != name]
         self.aliases = list(dict.fromkeys(aliases))[:_MAX_ALIASES]

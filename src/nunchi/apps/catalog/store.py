@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, bindparam, delete, func, insert, select, update
+from sqlalchemy import CursorResult, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -62,7 +62,7 @@ class Written:
     ids: list[int] | None = None
 
 
-def _item(row: Row[Any]) -> dict[str, Any]:
+def _item(row: Any) -> dict[str, Any]:
     item = dict(row._mapping)
     item["updated_at"] = item["updated_at"].isoformat()
     return item
@@ -128,10 +128,11 @@ class CatalogStore:
             older = select(_S.c.id).where(_S.c.kind == src.kind, _S.c.name == src.name,
                                           _S.c.id != source_id)  # fmt: skip
             version = self._bump(s, src.kind)
-            gone = s.execute(
+            done = s.execute(
                 update(_I).where(_I.c.kind == src.kind, _I.c.active, _I.c.source_id.in_(older))
                 .values(active=False, revision=version, updated_at=utcnow())
-            ).rowcount  # fmt: skip
+            )  # fmt: skip
+            gone = done.rowcount if isinstance(done, CursorResult) else 0
             s.execute(update(_ST).where(_ST.c.kind == src.kind)
                       .values(items=_ST.c["items"] - gone))  # fmt: skip
             return int(gone)
