@@ -404,3 +404,28 @@ def analyze(
     workloads = _workloads("analyze_load")
     result: dict[str, Any] = workloads.run(seconds)
     sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+
+
+@app.command()
+def search(
+    generated: Annotated[
+        int, typer.Option(min=0, max=5_000_000, help="Items of the generated catalog (0: none).")
+    ] = 1_000_000,
+    queries: Annotated[int, typer.Option(min=10, max=10_000, help="Queries per class.")] = 200,
+    postgres: Annotated[
+        bool, typer.Option("--postgres", help="Measure the food catalog on PostgreSQL too.")
+    ] = False,
+    postgres_url: _PostgresUrl = "",
+    json_only: _JsonOnly = False,
+) -> None:
+    """Catalog search through the real service on the embedded SQLite store: p50/p99 of
+    keyword, range and fuzzy queries and of a plain LIKE '%q%' scan over the 12,242-dish
+    food catalog and a generated catalog (1,000,000 items by default: its import takes
+    minutes); one JSON line on stdout. Pins this process to one CPU."""
+    workloads = _workloads("search_bench")
+    pinned = workloads.pin_one_cpu()
+    with _Bars(enabled=not json_only) as bars:
+        result: dict[str, Any] = workloads.run(generated, queries, postgres, postgres_url,
+                                               progress=bars)
+    result["pinned_cpu"] = pinned
+    sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")

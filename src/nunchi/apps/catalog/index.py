@@ -9,7 +9,8 @@ then only the rows with a newer revision are read.
 
 A query's matches in relevance order, without a ceiling, come from :meth:`KindIndex.ranked`:
 the best ``chunk`` items, then the best ``chunk`` of the rest (the items already found are
-excluded through the index's ``allowed`` filter), and so on until the index finds no more.
+excluded through the index's ``allowed`` filter), and so on until a stretch comes back
+shorter than ``chunk`` (the index then verified every candidate worth verifying).
 The sequence is the same for the same index state, so a cursor can be a position in it;
 recent sequences are cached.
 """
@@ -195,9 +196,8 @@ class KindIndex:
             seen = np.array(ranked.ids, dtype=np.int64)
             allowed[seen[seen <= self._max_id]] = False
         hits = self._search_now(query, self.chunk, allowed)
-        if not hits:
+        if len(hits) < self.chunk:  # the index verified all it had worth verifying
             ranked.exhausted = True
-            return
         ranked.ids.extend(h.item_id for h in hits)
         ranked.scores.extend(h.score for h in hits)
         ranked.how.extend(h.how_matched for h in hits)

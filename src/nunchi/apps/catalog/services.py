@@ -91,6 +91,7 @@ class CatalogServices:
                                           licence=licence)  # fmt: skip
         written = self.store.write(kind, mapped.records, source_id)
         self.store.finish_source(source_id, len(mapped.records))
+        self.store.analyze()
         self.search.refresh(kind)
         return {"kind": kind, "source_id": source_id, "rows": len(mapped.records),
                 "inserted": written.inserted, "updated": written.updated,

@@ -96,6 +96,12 @@ class Shipped:
     file: str
     licence: str
     read: Callable[[bytes], list[ItemRecord]]
+    data: bytes | None = None
+    """The file's bytes when they do not come from the package (tests)."""
+
+    def raw(self) -> bytes:
+        """The packaged file's bytes."""
+        return self.data if self.data is not None else _data(self.file)
 
 
 SHIPPED: tuple[Shipped, ...] = (
@@ -115,7 +121,7 @@ def ensure_shipped(store: CatalogStore, kinds: Sequence[str] | None = None,
         for each in shipped:
             if kinds is not None and each.kind not in kinds:
                 continue
-            raw = _data(each.file)
+            raw = each.raw()
             version = hashlib.sha256(raw).hexdigest()
             if store.shipped_version(each.kind, each.source) == version:
                 continue
@@ -127,4 +133,6 @@ def ensure_shipped(store: CatalogStore, kinds: Sequence[str] | None = None,
             log.info("catalog %s: imported %s (%d new, %d updated, %d retired)", each.kind,
                      each.file, written.inserted, written.updated, retired)
             done.append(each.kind)
+        if done:
+            store.analyze()
     return done

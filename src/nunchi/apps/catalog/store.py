@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import CursorResult, bindparam, delete, func, insert, select, update
+from sqlalchemy import CursorResult, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -136,6 +136,16 @@ class CatalogStore:
             s.execute(update(_ST).where(_ST.c.kind == src.kind)
                       .values(items=_ST.c["items"] - gone))  # fmt: skip
             return int(gone)
+
+    def analyze(self) -> None:
+        """Refresh the planner's statistics of the catalog tables (after a large import: a
+        fresh PostgreSQL table otherwise gets plans that scan it for a selective range)."""
+        with self.sessions.begin() as s:
+            if s.get_bind().dialect.name == "postgresql":
+                s.execute(text("ANALYZE catalog_items, catalog_numbers"))
+            else:
+                s.execute(text("ANALYZE catalog_items"))
+                s.execute(text("ANALYZE catalog_numbers"))
 
     def shipped_version(self, kind: str, name: str) -> str | None:
         """The data version of the newest complete import of ``name`` into ``kind``."""
