@@ -105,3 +105,16 @@ def test_another_process_sees_writes_through_the_version_check(db_url: str) -> N
     finally:
         engine_a.dispose()
         engine_b.dispose()
+
+
+def test_two_processes_importing_the_same_data_at_once_leave_it_active(
+        store: CatalogStore) -> None:
+    records = [ItemRecord(kind="toy", key=n, name=n) for n in ("곰인형", "팽이", "딱지")]
+    first = store.add_source("toy", "장난감 자료", data_version="v1")
+    second = store.add_source("toy", "장난감 자료", data_version="v1")
+    store.write("toy", records, second)  # the later import writes first
+    store.write("toy", records, first)
+    store.finish_source(first, 3, retire_older=True)
+    store.finish_source(second, 3, retire_older=True)
+    assert store.state("toy").items == 3  # type: ignore[union-attr]
+    assert len(store.by_key("toy", ["곰인형", "팽이", "딱지"])) == 3

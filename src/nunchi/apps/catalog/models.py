@@ -75,6 +75,8 @@ class CatalogSource(Base):
     data_version: Mapped[str | None] = mapped_column(String(80))
     """For shipped data: the sha256 of the packaged file (a re-import happens when it changes)."""
     rows: Mapped[int] = mapped_column(Integer, default=0)
+    started_version: Mapped[int] = mapped_column(Integer, default=0)
+    """The kind's version when the import began: what it retires must be older."""
     complete: Mapped[bool] = mapped_column(Boolean, default=False)
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -110,26 +110,31 @@ class CatalogStore:
                    data_version: str | None = None) -> int:
         """Record an import that is starting; its id (items written with it point to it)."""
         check_kind(kind)
-        row = {"kind": kind, "name": name[:300], "file": file and file[:300], "url": url,
-               "licence": licence and licence[:500], "data_version": data_version, "rows": 0,
-               "complete": False, "imported_at": utcnow()}  # fmt: skip
         with self.sessions.begin() as s:
+            started = s.execute(select(_ST.c.version).where(_ST.c.kind == kind)).scalar()
+            row = {"kind": kind, "name": name[:300], "file": file and file[:300], "url": url,
+                   "licence": licence and licence[:500], "data_version": data_version,
+                   "rows": 0, "started_version": int(started or 0), "complete": False,
+                   "imported_at": utcnow()}  # fmt: skip
             return int(s.execute(insert(_S).values(row).returning(_S.c.id)).scalar_one())
 
     def finish_source(self, source_id: int, rows: int, *, retire_older: bool = False) -> int:
-        """Mark an import complete with its row count. With ``retire_older``, items of earlier
-        imports of the same source name that this one did not write become inactive; returns
-        how many."""
+        """Mark an import complete with its row count. With ``retire_older``, items of other
+        imports of the same source name that nobody wrote since this import began (so it did
+        not list them) become inactive; returns how many. Two imports of the same data at
+        once (two processes starting together) leave every item active, whichever order
+        their batches and their ends come in."""
         with self.sessions.begin() as s:
             src = s.execute(select(_S).where(_S.c.id == source_id)).one()
             s.execute(update(_S).where(_S.c.id == source_id).values(rows=rows, complete=True))
             if not retire_older:
                 return 0
-            older = select(_S.c.id).where(_S.c.kind == src.kind, _S.c.name == src.name,
-                                          _S.c.id != source_id)  # fmt: skip
+            others = select(_S.c.id).where(_S.c.kind == src.kind, _S.c.name == src.name,
+                                           _S.c.id != source_id)  # fmt: skip
             version = self._bump(s, src.kind)
             done = s.execute(
-                update(_I).where(_I.c.kind == src.kind, _I.c.active, _I.c.source_id.in_(older))
+                update(_I).where(_I.c.kind == src.kind, _I.c.active, _I.c.source_id.in_(others),
+                                 _I.c.revision <= src.started_version)
                 .values(active=False, revision=version, updated_at=utcnow())
             )  # fmt: skip
             gone = done.rowcount if isinstance(done, CursorResult) else 0

@@ -34,6 +34,7 @@ def upgrade() -> None:
         sa.Column("licence", sa.String(500), nullable=True),
         sa.Column("data_version", sa.String(80), nullable=True),
         sa.Column("rows", sa.Integer(), nullable=False),
+        sa.Column("started_version", sa.Integer(), nullable=False),
         sa.Column("complete", sa.Boolean(), nullable=False),
         sa.Column("imported_at", UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_catalog_sources")),
