@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from nunchi.apps import APPS
+from nunchi.assembly import schema_of
 from nunchi.cli import build
 from nunchi.config import Settings, get_settings
 from nunchi.store.store import open_store
@@ -27,7 +29,9 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 
 def _keys(data_dir: Path) -> Iterator[KeyService]:
-    store = open_store(Settings(_env_file=None, data_dir=data_dir))  # type: ignore[call-arg]
+    # The CLI migrated the store with every app's branch: open it with the same schema.
+    settings = Settings(_env_file=None, data_dir=data_dir)  # type: ignore[call-arg]
+    store = open_store(settings, schema_of(APPS))
     try:
         yield KeyService(store.sessions)
     finally:
