@@ -41,3 +41,15 @@ def test_a_cursor_belongs_to_its_search() -> None:
     for bad in ("@@@", "x" * 700, "e30"):  # e30 = {} : no fingerprint
         with pytest.raises(InvalidInput):
             decode_cursor(SearchQuery(kind="food", cursor=bad))
+
+
+def test_text_no_database_can_store_and_crafted_cursors_are_refused() -> None:
+    with pytest.raises(InvalidInput, match="NUL"):
+        SearchQuery(kind="food", q="김\x00치")
+    with pytest.raises(InvalidInput, match="NUL"):
+        SearchQuery(kind="food", category="찌개\x00")
+    query = SearchQuery(kind="food", sort="energy_kcal")
+    for position in ({"v": 1, "i": 2**70}, {"v": "x\x00", "i": 1}, {"v": True, "i": 1}):
+        crafted = encode_cursor(query, position)  # the fingerprint is right: values are not
+        with pytest.raises(InvalidInput, match="damaged"):
+            decode_cursor(SearchQuery(kind="food", sort="energy_kcal", cursor=crafted))

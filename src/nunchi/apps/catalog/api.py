@@ -31,10 +31,11 @@ from nunchi.web.deps import app_services
 from nunchi.web.routes.jobs import error_responses
 from nunchi.web.uploads import read_upload, upload_image
 
-__all__ = ["SearchPageOut", "catalog_api", "item_detail"]
+__all__ = ["ItemId", "SearchPageOut", "catalog_api", "item_detail"]
 
 _Kind = Annotated[str, Path(description="The catalog: food, plant or an imported kind.",
                             pattern=KIND_PATTERN)]
+ItemId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The item's id.")]
 _MAX_IMPORT_BYTES = 50 * 1024 * 1024
 
 
@@ -94,7 +95,7 @@ def catalog_api(app: App[CatalogServices]) -> APIRouter:
 
     @router.get("/{kind}/items/{item_id}", responses=error_responses(401, 403, 404),
                 summary="One catalog item")
-    def get_item(request: Request, kind: _Kind, item_id: int,
+    def get_item(request: Request, kind: _Kind, item_id: ItemId,
                  principal: ReadPrincipal) -> dict[str, Any]:
         """The item, its attribution and what its kind adds (nutrition facts per serving for
         food; the toxicity card and the emergency help for plants)."""

@@ -8,9 +8,9 @@ kind's ``catalog_state`` row at most every ``sync_interval`` seconds (one primar
 then only the rows with a newer revision are read.
 
 A query's matches in relevance order, without a ceiling, come from :meth:`KindIndex.ranked`:
-the best ``chunk`` items, then the best ``chunk`` of the rest (the items already found are
+the best 25 items, then the best 50 of the rest, then 100 at a time (the items already found are
 excluded through the index's ``allowed`` filter), and so on until a stretch comes back
-shorter than ``chunk`` (the index then verified every candidate worth verifying).
+shorter than asked for (the index then verified every candidate worth verifying).
 The sequence is the same for the same index state, so a cursor can be a position in it;
 recent sequences are cached.
 """
@@ -30,10 +30,14 @@ import numpy.typing as npt
 from nunchi.analyzers.text.fuzzy import FuzzyIndex, SearchHit
 from nunchi.apps.catalog.store import CatalogStore
 
-__all__ = ["DEFAULT_CHUNK", "KindIndex", "Ranked"]
+__all__ = ["DEFAULT_CHUNK", "FIRST_STRETCH", "KindIndex", "Ranked"]
 
 DEFAULT_CHUNK = 100
-"""Items per step of a ranked sequence (the index verifies its 600 best candidates anyway)."""
+"""Most items per stretch of a ranked sequence."""
+FIRST_STRETCH = 25
+"""Items of the first stretch (then twice as many each time, up to the chunk): a first page
+of 20 costs one search that verifies 300 candidates, not 600 (the index's budget is twelve
+per result wanted, 150 to 600)."""
 _CACHE_SIZE = 64
 
 
@@ -49,6 +53,7 @@ class Ranked:
     scores: list[float] = field(default_factory=list)
     how: list[str] = field(default_factory=list)
     exhausted: bool = False
+    stretches: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def window(self, start: int, size: int) -> list[tuple[int, float, str]]:
@@ -195,8 +200,10 @@ class KindIndex:
             allowed = np.ones(self._max_id + 1, dtype=bool)
             seen = np.array(ranked.ids, dtype=np.int64)
             allowed[seen[seen <= self._max_id]] = False
-        hits = self._search_now(query, self.chunk, allowed)
-        if len(hits) < self.chunk:  # the index verified all it had worth verifying
+        size = min(self.chunk, FIRST_STRETCH << min(ranked.stretches, 8))
+        ranked.stretches += 1
+        hits = self._search_now(query, size, allowed)
+        if len(hits) < size:  # the index verified all it had worth verifying
             ranked.exhausted = True
         ranked.ids.extend(h.item_id for h in hits)
         ranked.scores.extend(h.score for h in hits)

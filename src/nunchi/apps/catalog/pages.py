@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from nunchi.apps.base import App
-from nunchi.apps.catalog.api import item_detail
+from nunchi.apps.catalog.api import ItemId, item_detail
 from nunchi.apps.catalog.foods import FOOD_ATTRIBUTION, FOOD_KIND, SLIDERS, nutrient
 from nunchi.apps.catalog.page_support import (
     identify_upload,
@@ -87,7 +87,7 @@ def catalog_pages(app: App[CatalogServices]) -> APIRouter:
         return render(request, "catalog/_food_rows.html", context)
 
     @router.get("/catalog/food/items/{item_id}")
-    def food_item(request: Request, item_id: int) -> Response:
+    def food_item(request: Request, item_id: ItemId) -> Response:
         item = item_detail(app_services(request, app).item(FOOD_KIND, item_id))
         chart = nutrient_chart(item["nutrition"], translator(request).lang)
         return render(request, "catalog/food_item.html", {

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from nunchi.apps.base import App
-from nunchi.apps.catalog.api import item_detail
+from nunchi.apps.catalog.api import ItemId, item_detail
 from nunchi.apps.catalog.page_support import identify_upload, page_search, rows_context
 from nunchi.apps.catalog.plant_guard import emergency
 from nunchi.apps.catalog.services import CatalogServices
@@ -54,7 +54,7 @@ def plant_routes(router: APIRouter, app: App[CatalogServices]) -> None:
         return render(request, "catalog/_rankings.html", {"rankings": _rankings(services)})
 
     @router.get("/catalog/plants/items/{item_id}")
-    def plant_item(request: Request, item_id: int) -> Response:
+    def plant_item(request: Request, item_id: ItemId) -> Response:
         item = item_detail(app_services(request, app).item(PLANT_KIND, item_id))
         return render(request, "catalog/plant_item.html", {
             "item": item, "card": item["card"], "help": item["emergency"]})

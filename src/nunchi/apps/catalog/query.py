@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from nunchi.apps.catalog.records import check_attr, check_kind
+from nunchi.apps.catalog.records import check_attr, check_kind, check_text
 from nunchi.errors import InvalidInput
 
 __all__ = [
@@ -65,6 +65,9 @@ class SearchQuery:
 
     def __post_init__(self) -> None:
         check_kind(self.kind)
+        for what, text in (("q", self.q), ("category", self.category), ("sort", self.sort)):
+            if text is not None:
+                check_text(text, what)
         q = " ".join((self.q or "").split()) or None
         if q is not None and len(q) > MAX_QUERY_CHARS:
             raise InvalidInput(f"q is {len(q)} characters; at most {MAX_QUERY_CHARS}")
@@ -155,4 +158,17 @@ def decode_cursor(query: SearchQuery) -> dict[str, Any] | None:
     if not isinstance(doc, dict) or doc.get("f") != query.fingerprint():
         raise InvalidInput("the cursor belongs to another search (q, filters or sort changed); "
                            "start again without a cursor")
+    if not all(_fits(value) for value in doc.values()):
+        raise InvalidInput("the cursor is damaged; pass the next_cursor of a page as it is")
     return doc
+
+
+def _fits(value: object) -> bool:
+    """Whether a cursor value can be bound on both databases (64-bit, finite, no NUL)."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return -(2**63) <= value < 2**63
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return isinstance(value, str) and len(value) <= 300 and "\x00" not in value

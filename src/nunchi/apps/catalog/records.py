@@ -24,6 +24,7 @@ __all__ = [
     "Serving",
     "check_attr",
     "check_kind",
+    "check_text",
     "parse_number",
     "parse_serving",
 ]
@@ -104,10 +105,22 @@ def parse_serving(text: str | None) -> Serving | None:
     return Serving(value, base) if value > 0 else None
 
 
+def check_text(text: str, what: str) -> str:
+    """``text`` if both databases can store it (no NUL, no lone surrogate), else
+    :class:`InvalidInput`."""
+    if "\x00" in text:
+        raise InvalidInput(f"{what} holds a NUL character; remove it")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(f"{what} is not valid text (a lone surrogate)") from None
+    return text
+
+
 def _clean(text: str | None, what: str) -> str | None:
     if text is None:
         return None
-    value = " ".join(str(text).split())
+    value = " ".join(check_text(str(text), what).split())
     if len(value) > _MAX_TEXT:
         raise InvalidInput(f"{what} is {len(value)} characters long; at most {_MAX_TEXT}")
     return value or None
@@ -153,8 +166,9 @@ class ItemRecord:
                 math.isfinite(value)
             ):
                 raise InvalidInput(f"item {self.key!r}: {attr} must be a finite number")
-        for attr in self.texts:
+        for attr, text in self.texts.items():
             check_attr(attr)
+            check_text(text, f"{attr} of item {self.key!r}")
 
     def search_texts(self) -> list[tuple[str, float]]:
         """The weighted texts the search index holds for this item (no repeats)."""

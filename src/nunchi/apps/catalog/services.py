@@ -20,7 +20,7 @@ from nunchi.apps.catalog.foods import FOOD_KIND
 from nunchi.apps.catalog.mapping import ColumnMapping
 from nunchi.apps.catalog.plant_guard import PlantGuard
 from nunchi.apps.catalog.query import SearchQuery
-from nunchi.apps.catalog.records import check_kind
+from nunchi.apps.catalog.records import check_kind, check_text
 from nunchi.apps.catalog.search import CatalogSearch, SearchPage
 from nunchi.apps.catalog.shipped import PLANT_KIND, SHIPPED, Shipped, ensure_shipped
 from nunchi.apps.catalog.store import CatalogStore
@@ -82,6 +82,10 @@ class CatalogServices:
         check_kind(kind)
         if not source.strip():
             raise InvalidInput("name the data's source (--source): who published it")
+        for what, text in (("source", source), ("file", file), ("url", url),
+                           ("licence", licence)):  # fmt: skip
+            if text is not None:
+                check_text(text, what)
         self.ready()
         table = read_table(data, name=file, encoding=encoding, sheet=sheet)
         mapped = mapping.read(kind, table, source_note=source.strip())
