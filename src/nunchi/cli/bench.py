@@ -441,3 +441,60 @@ def vision(
     )
     result = _run(workloads.run_vision, config, json_only)
     _emit(result, _vision_summary, json_only, runs={})
+
+
+@app.command()
+def search(
+    generated: Annotated[
+        int, typer.Option(min=0, max=5_000_000, help="Items of the generated catalog (0: none).")
+    ] = 1_000_000,
+    queries: Annotated[int, typer.Option(min=10, max=10_000, help="Queries per class.")] = 200,
+    postgres: Annotated[
+        bool, typer.Option("--postgres", help="Measure the food catalog on PostgreSQL too.")
+    ] = False,
+    postgres_url: _PostgresUrl = "",
+    json_only: _JsonOnly = False,
+) -> None:
+    """Catalog search through the real service on the embedded SQLite store: p50/p99 of
+    keyword, range and fuzzy queries and of a plain LIKE '%q%' scan over the 12,242-dish
+    food catalog and a generated catalog (1,000,000 items by default: its import takes
+    minutes); one JSON line on stdout. Pins this process to one CPU."""
+    workloads = _workloads("search_bench")
+    pinned = workloads.pin_one_cpu()
+    with _Bars(enabled=not json_only) as bars:
+        result: dict[str, Any] = workloads.run(generated, queries, postgres, postgres_url,
+                                               progress=bars)
+    result["pinned_cpu"] = pinned
+    sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+
+
+@app.command()
+def chat(
+    messages: Annotated[
+        int, typer.Option(min=8_000, max=2_000_000, help="Messages of the sustained run.")
+    ] = 100_000,
+    seconds: Annotated[
+        float, typer.Option(min=5.0, max=600.0, help="Seconds of the 1,000 msg/s run.")
+    ] = 30.0,
+    backends: Annotated[
+        str, typer.Option(help="sqlite (embedded) and/or kafka (Kafka + PostgreSQL).")
+    ] = "sqlite,kafka",
+    postgres_url: _PostgresUrl = "",
+) -> None:
+    """The live chat pipeline against real nunchi processes: sustained_msgs_per_s (eight
+    replays at full speed), p50_ms_at_1000 / p99_ms_at_1000 (receipt to a live page's event
+    stream at 1,000 msg/s), analyzers_only_msgs_per_s on the same messages and
+    ratio_to_analyzers; embedded defaults, and Kafka + PostgreSQL with two workers beside it.
+    One JSON line on stdout."""
+    chosen = tuple(b.strip() for b in backends.split(",") if b.strip())
+    unknown = sorted(set(chosen) - {"sqlite", "kafka"})
+    if unknown or not chosen:
+        raise typer.BadParameter(
+            f"unknown backend(s) {unknown}: use sqlite and/or kafka", param_hint="--backends"
+        )
+    workloads = _workloads("chat_bench")
+    config = workloads.ChatBenchConfig(
+        messages=messages, latency_seconds=seconds, backends=chosen, postgres_url=postgres_url
+    )
+    result: dict[str, Any] = workloads.run(config)
+    sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")

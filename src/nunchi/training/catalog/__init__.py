@@ -1,0 +1,1 @@
+"""Builders of the catalog app's packaged data (``nunchi/apps/catalog/data``)."""
