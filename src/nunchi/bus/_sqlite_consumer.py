@@ -102,7 +102,7 @@ class SqliteConsumer(Consumer):
         deadline = time.monotonic() + timeout
         backoff = _MIN_BACKOFF
         while True:
-            seen = self._notifier.seq
+            seen = self._notifier.version(self.topics)
             self._maybe_step()
             self._sync()
             records = self._fetch(max_records)
@@ -111,7 +111,7 @@ class SqliteConsumer(Consumer):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return []
-            self._notifier.wait(seen, min(backoff, remaining))
+            self._notifier.wait(seen, min(backoff, remaining), self.topics)
             backoff = min(backoff * 2, _MAX_BACKOFF)
 
     def commit(self, records: Sequence[Record]) -> None:

@@ -16,7 +16,7 @@ import sqlite3
 import struct
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
@@ -91,30 +91,51 @@ CREATE TABLE IF NOT EXISTS leases (
 
 
 class Notifier:
-    """Wakes this process's pollers of one log file when something was published or a
-    group changed. Other processes are noticed by polling the file."""
+    """Wakes this process's pollers of one log file when something was published to their
+    topics or a group changed. Other processes are noticed by polling the file.
+
+    A publish bumps its topics' counters only, so a poller of other topics sleeps on (with
+    many idle stages in one process, waking them all on every publish cost more than the
+    work); a group change bumps every poller's."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition(threading.Lock())
         self._seq = 0
+        self._topics: dict[str, int] = {}
+
+    def version(self, topics: Iterable[str] = ()) -> int:
+        """A number that grows with every notification for any of ``topics`` (and every
+        notification for all)."""
+        with self._cond:
+            return self._seq + sum(self._topics.get(t, 0) for t in topics)
 
     @property
     def seq(self) -> int:
-        """A counter bumped by every :meth:`notify`."""
+        """A counter bumped by every notification for all (:meth:`notify` without topics)."""
         with self._cond:
             return self._seq
 
-    def notify(self) -> None:
-        """Wake every waiter."""
+    def notify(self, topics: Iterable[str] | None = None) -> None:
+        """Wake the pollers of ``topics`` (every poller when None)."""
         with self._cond:
-            self._seq += 1
+            if topics is None:
+                self._seq += 1
+            else:
+                for topic in topics:
+                    self._topics[topic] = self._topics.get(topic, 0) + 1
             self._cond.notify_all()
 
-    def wait(self, seen: int, timeout: float) -> None:
-        """Wait up to ``timeout`` seconds unless :attr:`seq` moved past ``seen`` already."""
+    def wait(self, seen: int, timeout: float, topics: Iterable[str] = ()) -> None:
+        """Wait up to ``timeout`` seconds unless :meth:`version` of ``topics`` moved past
+        ``seen`` already (a notification for other topics does not end the wait)."""
+        names = tuple(topics)
+        deadline = time.monotonic() + timeout
         with self._cond:
-            if self._seq == seen and timeout > 0:
-                self._cond.wait(timeout)
+            while self._seq + sum(self._topics.get(t, 0) for t in names) == seen:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                self._cond.wait(remaining)
 
 
 _notifiers: dict[str, Notifier] = {}

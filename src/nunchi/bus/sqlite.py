@@ -173,7 +173,7 @@ class SqliteBus(Bus):
                 'UPDATE heads SET next_offset = ? WHERE topic = ? AND "partition" = ?',
                 [(head, topic, partition) for (topic, partition), head in heads.items()],
             )
-        self._notifier.notify()
+        self._notifier.notify(counts)
         self._maybe_prune()
 
     # -- consuming -------------------------------------------------------------------------------

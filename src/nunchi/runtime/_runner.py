@@ -34,6 +34,11 @@ _BATCH_CHUNK = 500
 """Most deliveries one ``handle_batch`` call gets."""
 
 
+def _fresh(work: list[Item]) -> bool:
+    """Whether every item of ``work`` is a first delivery to handle (none to dead-letter)."""
+    return all(i.dead is None for i in work)
+
+
 class _Backoff:
     """Exponential delays for the poll loop while the bus fails."""
 
@@ -247,6 +252,24 @@ class StageRunner:
 
     # -- handler threads -------------------------------------------------------------------
 
+    def _gather(self, work: list[Item]) -> tuple[list[Item], list[Item] | None]:
+        """``work`` with the fresh batches queued behind it, up to ``_BATCH_CHUNK`` (a handler
+        that fell behind then handles several polls in one call); the first batch that did
+        not fit comes back to be handled next."""
+        gathered = list(work)
+        while len(gathered) < _BATCH_CHUNK:
+            try:
+                more = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if more is None:  # a handler's stop: back in the queue, after this batch
+                self._queue.put(None)
+                break
+            if not _fresh(more) or len(gathered) + len(more) > _BATCH_CHUNK:
+                return gathered, more
+            gathered.extend(more)
+        return gathered, None
+
     def _dispatch(self, items: list[Item]) -> None:
         """Queue items for the handler threads: one each, or in chunks for ``handle_batch``."""
         items = [i for i in items if not i.ticket.dropped]
@@ -262,11 +285,15 @@ class StageRunner:
             self._queue.put(fresh[start : start + _BATCH_CHUNK])
 
     def _handler_loop(self) -> None:
+        held: list[Item] | None = None
         try:
             while True:
-                work = self._queue.get()
+                work = held if held is not None else self._queue.get()
+                held = None
                 if work is None or self._ledger.out_of_time():
                     return  # stopped; past the deadline the rest stays uncommitted
+                if self.stage.handle_batch is not None and _fresh(work):
+                    work, held = self._gather(work)
                 live = [i for i in work if not i.ticket.dropped]
                 if not live:
                     continue

@@ -145,7 +145,7 @@ def test_scorer_processes_end_when_their_worker_is_killed(tmp_path: Path) -> Non
     import sys
 
     script = (
-        "from nunchi.apps.chat.scoring import ScoringPool\n"
+        "from nunchi.analyzers.text.chat_scoring import ScoringPool\n"
         "import multiprocessing, sys\n"
         "if __name__ == '__main__':\n"
         "    pool = ScoringPool(1)\n"

@@ -106,3 +106,30 @@ def test_commit_after_losing_the_lease_is_ignored_and_regaining_resumes(tmp_path
         consumer.commit(again)
         assert bus.lag("g", "t") == 0
         consumer.close()
+
+
+def test_a_publish_wakes_only_the_pollers_of_its_topic() -> None:
+    from nunchi.bus._sqlite_db import Notifier
+
+    notifier = Notifier()
+    woke: dict[str, float] = {}
+
+    def poller(topic: str) -> None:
+        seen = notifier.version([topic])
+        started = time.monotonic()
+        notifier.wait(seen, 5.0, [topic])
+        woke[topic] = time.monotonic() - started
+
+    threads = [threading.Thread(target=poller, args=(t,)) for t in ("a", "b")]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 5
+    while len(notifier._cond._waiters) < 2 and time.monotonic() < deadline:  # type: ignore[attr-defined]
+        time.sleep(0.001)
+    notifier.notify(["a"])
+    threads[0].join(5)
+    assert "a" in woke and woke["a"] < 1.0
+    assert "b" not in woke  # still asleep: nothing was published to b
+    notifier.notify()  # a group change wakes everyone
+    threads[1].join(5)
+    assert woke["b"] < 4.0 and not threads[1].is_alive()

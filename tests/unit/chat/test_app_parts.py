@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from nunchi.analyzers.text.chat_scoring import ScoringPool, score_texts
 from nunchi.apps.chat.alerts import check_rule, negative_spike, profane_rate
 from nunchi.apps.chat.live import message_event, minute_chart, mood, word_cloud
 from nunchi.apps.chat.records import (
@@ -21,7 +22,6 @@ from nunchi.apps.chat.records import (
     scored_message,
 )
 from nunchi.apps.chat.schemas import MessageOut, MinuteOut
-from nunchi.apps.chat.scoring import ScoringPool, score_texts
 from nunchi.apps.chat.sources.base import ChatDeletion, ChatMessage
 from nunchi.bus.base import Record
 from nunchi.config import Settings
@@ -208,7 +208,7 @@ def test_a_quiet_chats_last_messages_are_published_without_waiting_for_more() ->
 
 
 def test_repeated_chat_is_scored_once_and_the_cache_stays_bounded() -> None:
-    from nunchi.apps.chat.scoring import ChatScorer
+    from nunchi.analyzers.text.chat_scoring import ChatScorer
 
     scorer = ChatScorer(cache_size=2)
     calls: list[list[str]] = []

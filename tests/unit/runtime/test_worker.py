@@ -204,6 +204,35 @@ def test_handle_batch_gets_whole_polls_and_retries_failures_alone(bus: Bus) -> N
     assert (stats.failed, stats.retried, stats.dead_lettered) == (1, 1, 0)
 
 
+def test_a_batch_handler_that_fell_behind_gets_the_queued_polls_in_one_call(bus: Bus) -> None:
+    """While a handle_batch call is busy, later polls queue up; the next call takes them
+    together (a stage that fell behind catches up in bigger batches, not poll by poll)."""
+    topic = fresh_name("t")
+    bus.ensure_topic(topic, 1)
+    release = threading.Event()
+    sizes: list[int] = []
+
+    def handle_batch(
+        deliveries: Sequence[Delivery], ctx: StageContext
+    ) -> list[BaseException | None]:
+        sizes.append(len(deliveries))
+        if len(sizes) == 1:
+            release.wait(10)
+        return [None] * len(deliveries)
+
+    stage = Stage(fresh_name("s"), topic, lambda d, c: None, handle_batch=handle_batch)
+    with Worker(bus, [stage], poll_timeout=0.05) as worker:
+        _publish(bus, topic, [b"first"])
+        wait_for(lambda: sizes == [1], what="the first call")
+        for n in range(5):  # five polls admitted while the handler is busy
+            _publish(bus, topic, [f"{n}-{i}".encode() for i in range(10)])
+            wait_for(lambda n=n: worker.stats()[stage.name].in_flight == 1 + 10 * (n + 1),
+                     what=f"poll {n} admitted")  # fmt: skip
+        release.set()
+        wait_for(lambda: worker.stats()[stage.name].processed == 51, what="all handled")
+    assert sizes == [1, 50]
+
+
 @pytest.mark.parametrize("mode", ["raises", "wrong-length"])
 def test_broken_handle_batch_fails_every_delivery_of_the_batch(bus: Bus, mode: str) -> None:
     topic = fresh_name("t")

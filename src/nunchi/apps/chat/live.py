@@ -75,6 +75,27 @@ def message_event(m: MessageOut) -> dict[str, Any]:
     }
 
 
+def row_event(r: Any) -> dict[str, Any]:
+    """:func:`message_event` of a row of :meth:`ChatService.live_rows_after`."""
+    return {
+        "id": r.id,
+        "a": r.author_name,
+        "aid": r.author_id,
+        "t": r.text,
+        "mk": r.masked,
+        "sp": r.spans,
+        "p": r.profane,
+        "pol": r.polarity,
+        "ps": r.polarity_score,
+        "k": r.kind,
+        "am": r.amount,
+        "cur": r.currency,
+        "at": r.sent_at.isoformat(),
+        "d": r.deleted,
+        "r": r.received_at.timestamp(),
+    }
+
+
 def minute_chart(minutes: Sequence[MinuteOut], names: dict[str, str]) -> dict[str, Any]:
     """The minute chart's data (the chart macro's line shape)."""
     keys = ("messages", "profane", "positive", "neutral", "negative")
@@ -129,13 +150,14 @@ class LiveView:
         if after is None:  # first connection: the recent backlog
             after = max(0, self.chat.last_row(self.broadcast) - BACKLOG)
         events: list[ServerEvent] = []
-        batch = self.chat.messages_after(self.broadcast, after, limit=_BATCH)
+        batch = self.chat.live_rows_after(self.broadcast, after, limit=_BATCH)
         if batch:
             now = time.time()
-            for m in batch:
-                metrics.LATENCY.observe(max(0.0, now - m.received_at.timestamp()))
+            messages = [row_event(r) for r in batch]
+            for m in messages:
+                metrics.LATENCY.observe(max(0.0, now - m["r"]))
             after = batch[-1].id
-            data = {"messages": [message_event(m) for m in batch]}
+            data = {"messages": messages}
             events.append(ServerEvent(data, "chat", str(after)))
         events.extend(self._stats(str(after)))
         return events, str(after)

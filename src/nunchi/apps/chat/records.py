@@ -9,7 +9,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from nunchi.apps.chat.scoring import Scores
+from nunchi.analyzers.text.chat_scoring import Scores
 from nunchi.apps.chat.sources.base import ChatDeletion, ChatMessage
 from nunchi.apps.chat.topics import CHAT_RAW, CHAT_SCORED, KIND_DELETION, KIND_HEADER, KIND_MESSAGE
 from nunchi.bus.base import Message, Record

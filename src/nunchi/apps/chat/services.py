@@ -14,11 +14,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from nunchi.analyzers.text.chat_scoring import ScoringPool, default_scorers
 from nunchi.apps.chat.alerts import AlertEvaluator, AlertRules
 from nunchi.apps.chat.models import ChatWatch
 from nunchi.apps.chat.records import raw_message
 from nunchi.apps.chat.schemas import IngestBatch, WatchOut
-from nunchi.apps.chat.scoring import ScoringPool, default_scorers
 from nunchi.apps.chat.service import ChatService
 from nunchi.apps.chat.sources._net import Net
 from nunchi.apps.chat.sources.base import ChatMessage, ChatSource, ParseError

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
+from nunchi.analyzers.text.chat_scoring import ScoringPool
 from nunchi.apps.chat import metrics
 from nunchi.apps.chat.models import (
     ChatMessageRow,
@@ -28,7 +29,6 @@ from nunchi.apps.chat.models import (
     minutes_table,
 )
 from nunchi.apps.chat.records import ScoredMessage, is_deletion, received_at, scored_message
-from nunchi.apps.chat.scoring import ScoringPool
 from nunchi.apps.chat.sources.base import ChatDeletion, ChatMessage
 from nunchi.apps.chat.topics import CHAT_RAW, CHAT_SCORED, live_channel
 from nunchi.bus.base import Message

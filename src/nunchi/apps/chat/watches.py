@@ -46,7 +46,7 @@ WATCHER = "chat.watcher"
 """Name of the loop (``nunchi worker --stage chat.watcher``)."""
 LEASE_SECONDS = 15.0
 _TICK = 1.0
-_FLUSH_SECONDS = 0.02
+_FLUSH_SECONDS = 0.005
 _FLUSH_SIZE = 500
 
 

@@ -4,7 +4,8 @@ cloud), all vectorised over a poll's messages.
 
 Scoring is CPU work and Python threads share one core, so a process may hand it to a small pool
 of scorer processes (``NUNCHI_CHAT_SCORERS``): the stage's thread only waits for the results,
-and the store, the bus and the web server keep the other core.
+and the store, the bus and the web server keep the other core. It lives with the analyzers, not
+in the chat app, so a scorer process imports the analyzers only (not every app).
 """
 
 from __future__ import annotations
@@ -146,7 +147,7 @@ class ScoringPool:
 
     def score(self, texts: Sequence[str]) -> list[Scores]:
         """One :class:`Scores` per text, in order (split across the processes)."""
-        if self.processes == 0 or len(texts) < 2:
+        if self.processes == 0 or not texts:
             return score_texts(texts)
         pool = self._executor()
         parts = [list(texts[i :: self.processes]) for i in range(self.processes)]
