@@ -69,8 +69,14 @@ def test_a_new_project_takes_uploads_and_trains(tab: Tab, up: Server, tmp_path: 
         expect(page.locator(".flash.ok")).to_contain_text("3장 추가")
     thumbs = page.locator("ul.thumbs img")
     expect(thumbs).to_have_count(6)
-    loaded = thumbs.evaluate_all("imgs => imgs.every(i => i.complete && i.naturalWidth > 0)")
-    assert loaded, "a thumbnail did not load"
+    # thumbnails load lazily: bring each into view, then wait (bounded) until every one decoded
+    for i in range(6):
+        thumbs.nth(i).scroll_into_view_if_needed()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('ul.thumbs img')]"
+        ".every(i => i.complete && i.naturalWidth > 0)",
+        timeout=10_000,
+    )
     page.locator("#iterations button[type=submit]").first.click()
     expect(page.locator(".flash.ok")).to_contain_text("반복 #1")
     job_link = page.locator(".flash.ok a")

@@ -83,6 +83,9 @@ class App(Generic[S]):
     migrations: bool = False
     api: Callable[[App[S]], APIRouter] | None = None
     """Builds the API router, given this app (its routes reach the services through it)."""
+    api_aliases: Sequence[str] = ()
+    """Other names under ``/api/v1/`` that serve the same API, outside the OpenAPI document
+    (``catalogs`` beside ``catalog``: the plural is the path the catalog API was asked for)."""
     pages: Callable[[App[S]], APIRouter] | None = None
     cli: Callable[[App[S]], typer.Typer] | None = None
     figure: Callable[[S], Figure] | None = None
@@ -92,6 +95,9 @@ class App(Generic[S]):
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
             raise ValueError(f"bad app name {self.name!r}: use 2-20 lowercase letters/digits")
+        for alias in self.api_aliases:
+            if not _NAME.match(alias) or alias == self.name:
+                raise ValueError(f"app {self.name!r}: bad API alias {alias!r}")
         for what, texts in (("title", self.title), ("summary", self.summary)):
             missing = [lang for lang in _LANGUAGES if not texts.get(lang)]
             if missing:

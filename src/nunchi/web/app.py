@@ -81,7 +81,10 @@ def _mount_apps(app: FastAPI, apps: Sequence[App[Any]]) -> None:
     reader = [Depends(require_reader)]
     for each in apps:
         if each.api is not None:
-            app.include_router(each.api(each), prefix=f"/api/v1/{each.name}", tags=[each.name])
+            router = each.api(each)
+            app.include_router(router, prefix=f"/api/v1/{each.name}", tags=[each.name])
+            for alias in each.api_aliases:
+                app.include_router(router, prefix=f"/api/v1/{alias}", include_in_schema=False)
         if each.pages is not None:
             app.include_router(each.pages(each), include_in_schema=False, dependencies=reader)
 

@@ -186,3 +186,15 @@ def test_a_retried_job_counts_once(platform: Platform, tmp_path: Path) -> None:
     assert services.store.by_key("plant", ["rose"])["rose"]["identified"] == count + 1
     services.identify("plant", image)  # not a job (the CLI): not counted
     assert services.store.by_key("plant", ["rose"])["rose"]["identified"] == count + 1
+
+
+def test_the_plural_path_serves_the_same_search(client: TestClient) -> None:
+    """``/api/v1/catalogs/…`` (the path the issue names) answers as ``/api/v1/catalog/…`` does,
+    and stays out of the OpenAPI document (one operation per route there)."""
+    singular = client.get("/api/v1/catalog/food/items", params={"q": "김치찌게", "limit": 5})
+    plural = client.get("/api/v1/catalogs/food/items", params={"q": "김치찌게", "limit": 5})
+    assert singular.status_code == plural.status_code == 200, plural.text
+    assert plural.json() == singular.json() and plural.json()["items"]
+    paths = client.get("/openapi.json").json()["paths"]
+    assert "/api/v1/catalog/{kind}/items" in paths
+    assert not any(p.startswith("/api/v1/catalogs/") for p in paths)

@@ -54,6 +54,7 @@ def catalog_app(
         package="nunchi.apps.catalog",
         services=services,
         path="/catalog",
+        api_aliases=("catalogs",),
         kinds=lambda core, s: catalog_kinds(s),
         background=_background,
         models=("nunchi.apps.catalog.models",),
