@@ -38,6 +38,7 @@ import random  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable, Iterator, Sequence  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -222,14 +223,21 @@ def run(generated: int = 1_000_000, queries: int = 200, postgres: bool = False,
     return result
 
 
-def pin_one_cpu() -> int | None:
-    """Pin this process to one CPU (where the OS allows); the CPU, or None."""
+@contextmanager
+def pin_one_cpu() -> Iterator[int | None]:
+    """This process pinned to one CPU (where the OS allows) while the block runs, the CPUs it
+    had given back after: yields the CPU, or None."""
     try:
-        cpu = min(os.sched_getaffinity(0))
+        before = os.sched_getaffinity(0)
+        cpu = min(before)
         os.sched_setaffinity(0, {cpu})
-        return cpu
     except (AttributeError, OSError):
-        return None
+        yield None
+        return
+    try:
+        yield cpu
+    finally:
+        os.sched_setaffinity(0, before)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -240,8 +248,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--postgres", action="store_true", help="food catalog on PostgreSQL too")
     parser.add_argument("--postgres-url", default="")
     args = parser.parse_args(argv)
-    pinned = pin_one_cpu()
-    result = run(args.generated, args.queries, args.postgres, args.postgres_url)
+    with pin_one_cpu() as pinned:
+        result = run(args.generated, args.queries, args.postgres, args.postgres_url)
     result["pinned_cpu"] = pinned
     print(json.dumps(result, ensure_ascii=False))
 

@@ -3,12 +3,24 @@ secrets."""
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
-__all__ = ["redact_url", "url_origin"]
+__all__ = ["redact_url", "split_url", "url_origin"]
 
 _SECRET_WORDS = ("password", "secret", "token", "key", "jaas", "credential")
 """A query parameter whose name contains one of these has its value masked."""
+
+
+def split_url(text: str) -> SplitResult | None:
+    """``urlsplit(text)``, or None where Python cannot split it (an unclosed ``[`` of an IPv6
+    address, a bad port): the one way nunchi reads a URL it was given, so such input is a
+    4xx wherever it comes in (a header, a form field, a JSON body), never a 500."""
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
+    except ValueError:
+        return None
+    return parts
 
 
 def redact_url(url: str) -> str:

@@ -460,8 +460,7 @@ def search(
     food catalog and a generated catalog (1,000,000 items by default: its import takes
     minutes); one JSON line on stdout. Pins this process to one CPU."""
     workloads = _workloads("search_bench")
-    pinned = workloads.pin_one_cpu()
-    with _Bars(enabled=not json_only) as bars:
+    with workloads.pin_one_cpu() as pinned, _Bars(enabled=not json_only) as bars:
         result: dict[str, Any] = workloads.run(generated, queries, postgres, postgres_url,
                                                progress=bars)
     result["pinned_cpu"] = pinned

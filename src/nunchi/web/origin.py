@@ -21,6 +21,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from nunchi.outbound import is_ip_address
+from nunchi.urls import split_url
 from nunchi.web.errors import error_response
 
 __all__ = [
@@ -114,8 +115,8 @@ class HostCheckMiddleware:
 
 def _origin_netloc(origin: str) -> tuple[str, str] | None:
     """``(name, port)`` of an ``Origin`` header (default port filled in), None if unusable."""
-    parts = urlsplit(origin.strip())
-    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
+    parts = split_url(origin.strip())
+    if parts is None or parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
         return None
     try:
         port = str(parts.port) if parts.port is not None else _DEFAULT_PORTS[parts.scheme]

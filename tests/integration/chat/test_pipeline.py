@@ -11,6 +11,7 @@ import json
 import threading
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from websockets.exceptions import ConnectionClosed
@@ -20,6 +21,7 @@ from nunchi.apps.chat.models import ChatMessageRow, ChatMinute
 from nunchi.apps.chat.services import ChatServices
 from nunchi.apps.chat.topics import CHAT_RAW
 from nunchi.assembly import Platform
+from nunchi.errors import InvalidInput
 from nunchi.web.keys import KeyService
 from tests.integration.chat.conftest import CHAT_STAGES, batch
 from tests.integration.chat.sources.support import ws_server
@@ -292,6 +294,13 @@ def test_replays_read_only_uploaded_recordings(
     for name in ("../x.jsonl", "sample_chat.jsonl.gz/../../etc/passwd"):
         r = client.post("/api/v1/chat/watches", json={"url": name, "platform": "replay"})
         assert r.status_code == 422, name
+    for url in ("[", "https://[www.twitch.tv/x", "https://www.twitch.tv:99999/x"):
+        r = client.post("/api/v1/chat/watches", json={"url": url})  # not a URL Python can split
+        assert r.status_code == 422 and "well-formed" in r.text, (url, r.text)
+    for endpoint in ("wss://[irc-ws.chat.twitch.tv", "wss://irc-ws.twitch.tv:99999", "/a/path"):
+        with pytest.raises(InvalidInput, match="absolute http"):  # `nunchi chat watch --endpoint`
+            chat.chat.start_watch("https://www.twitch.tv/x", options={"url": endpoint})
+    assert client.get("/api/v1/chat/watches").json() == []  # nothing of them stored
 
     bad = client.post("/api/v1/chat/recordings", files={"file": ("bad.jsonl", b"not json\n")})
     assert bad.status_code == 422 and "no usable chat line" in bad.json()["error"]["message"]

@@ -115,6 +115,8 @@ CROSS_SITE = [
     {"Origin": "null"},
     {"Sec-Fetch-Site": "cross-site"},
     {"Sec-Fetch-Site": "same-site", "Origin": "http://localhost"},
+    {"Origin": "http://[localhost"},  # not a URL Python can split: refused, never a 500
+    {"Origin": "http://localhost:99999"},
 ]
 
 
@@ -189,6 +191,8 @@ def test_language_links_stay_on_this_site(open_client: TestClient) -> None:
         ("/\\evil.example", "/"),
         ("https://evil.example/", "/"),
         ("/jobs/../webhooks?status=failed", "/webhooks?status=failed"),
+        ("//[evil.example/", "/"),
+        ("/[::1]:99999/", "/[::1]:99999"),
     ],
 )
 def test_login_next_is_normalised(

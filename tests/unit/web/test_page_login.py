@@ -73,6 +73,9 @@ def test_beyond_loopback_pages_send_browsers_to_the_login(
         )
         assert r.status_code == 401
         assert _next_of(r.headers["HX-Redirect"]) == "/ops"
+        for broken in ("http://[nunchi.example/ops", "http://nunchi.example:99999/ops"):
+            r = c.get("/ops/panel", headers={"HX-Request": "true", "HX-Current-URL": broken})
+            assert r.status_code == 401 and _next_of(r.headers["HX-Redirect"]) == "/jobs"
         # other clients get the error envelope, saying where to log in
         r = c.get(f"/jobs/{job.id}", headers={"Accept": "application/json"})
         assert r.status_code == 401 and "/login" in r.json()["error"]["message"]

@@ -54,8 +54,9 @@ def mood(minutes: Sequence[MinuteOut]) -> Mood:
     return Mood(round(now, 3), round(change, 3), direction, n)
 
 
-def message_event(m: MessageOut) -> dict[str, Any]:
-    """A message as the page's script draws it (text only: the script never parses HTML)."""
+def message_event(m: MessageOut | Any) -> dict[str, Any]:
+    """A message as the page's script draws it (text only: the script never parses HTML):
+    a :class:`MessageOut`, or a row of :meth:`ChatService.live_rows_after` (same names)."""
     return {
         "id": m.id,
         "a": m.author_name,
@@ -72,27 +73,6 @@ def message_event(m: MessageOut) -> dict[str, Any]:
         "at": m.sent_at.isoformat(),
         "d": m.deleted,
         "r": m.received_at.timestamp(),
-    }
-
-
-def row_event(r: Any) -> dict[str, Any]:
-    """:func:`message_event` of a row of :meth:`ChatService.live_rows_after`."""
-    return {
-        "id": r.id,
-        "a": r.author_name,
-        "aid": r.author_id,
-        "t": r.text,
-        "mk": r.masked,
-        "sp": r.spans,
-        "p": r.profane,
-        "pol": r.polarity,
-        "ps": r.polarity_score,
-        "k": r.kind,
-        "am": r.amount,
-        "cur": r.currency,
-        "at": r.sent_at.isoformat(),
-        "d": r.deleted,
-        "r": r.received_at.timestamp(),
     }
 
 
@@ -153,7 +133,7 @@ class LiveView:
         batch = self.chat.live_rows_after(self.broadcast, after, limit=_BATCH)
         if batch:
             now = time.time()
-            messages = [row_event(r) for r in batch]
+            messages = [message_event(r) for r in batch]
             for m in messages:
                 metrics.LATENCY.observe(max(0.0, now - m["r"]))
             after = batch[-1].id

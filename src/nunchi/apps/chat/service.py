@@ -34,6 +34,7 @@ from nunchi.apps.chat.sources.resolve import resolve_source
 from nunchi.errors import Conflict, InvalidInput, NotFound
 from nunchi.store.ids import new_id
 from nunchi.store.types import utcnow
+from nunchi.urls import split_url
 
 __all__ = ["MAX_PAGE", "ChatService", "MessageFilter"]
 
@@ -381,6 +382,10 @@ def _csv_line(cells: Sequence[str]) -> str:
     return out.getvalue()
 
 
+_URL_OPTIONS = frozenset({"url", "base_url", "api_base", "game_base", "chat_url"})
+_URL_SCHEMES = frozenset({"http", "https", "ws", "wss"})
+
+
 def _checked_options(options: dict[str, Any]) -> dict[str, Any]:
     """The watch options a source constructor takes (replay ``speed``, a platform's endpoint
     URLs, which the outbound guard still checks); others refused."""
@@ -394,4 +399,11 @@ def _checked_options(options: dict[str, Any]) -> dict[str, Any]:
     for key, value in options.items():
         if key != "speed" and not isinstance(value, str):
             raise InvalidInput(f"watch option {key!r} must be a URL text")
+        if key in _URL_OPTIONS:
+            parts = split_url(value)
+            if parts is None or parts.scheme not in _URL_SCHEMES or not parts.hostname:
+                raise InvalidInput(
+                    f"watch option {key!r} must be an absolute http(s) or ws(s) URL, "
+                    f"e.g. wss://irc-ws.chat.twitch.tv:443"
+                )
     return {k: v for k, v in options.items() if k in allowed and k != "chat_url"}

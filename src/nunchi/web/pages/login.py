@@ -4,13 +4,12 @@ it again."""
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from nunchi.errors import Unauthorized
+from nunchi.urls import split_url
 from nunchi.web.deps import Keys
 from nunchi.web.pages.rendering import render, translator
 from nunchi.web.pages.security import (
@@ -29,8 +28,8 @@ def safe_next(target: str | None) -> str:
     site (``//host``, ``/.//host``, ``/\\host``) survives; ``/`` otherwise."""
     if not target or not target.startswith("/") or any(c in target for c in "\\\r\n\t"):
         return "/"
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc:
+    parts = split_url(target)
+    if parts is None or parts.scheme or parts.netloc:
         return "/"
     segments: list[str] = []
     for segment in parts.path.split("/"):

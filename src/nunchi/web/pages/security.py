@@ -27,13 +27,14 @@ import re
 import secrets
 from collections.abc import Callable
 from datetime import timedelta
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from nunchi.config import Settings
 from nunchi.errors import Forbidden, Unauthorized
+from nunchi.urls import split_url
 from nunchi.web.auth import PRIVATE_SCOPE
 from nunchi.web.deps import WebState
 from nunchi.web.errors import error_response, is_htmx, wants_html
@@ -208,7 +209,9 @@ def _return_path(request: Request) -> str:
     """Where the login should lead back to: the page itself, or for an htmx fragment the page
     that holds it (only the path and query, never another site)."""
     if is_htmx(request):
-        current = urlsplit(request.headers.get("hx-current-url", ""))
+        current = split_url(request.headers.get("hx-current-url", ""))
+        if current is None:
+            return "/jobs"
         path = current.path or "/jobs"
         return f"{path}?{current.query}" if current.query else path
     if request.method not in ("GET", "HEAD"):

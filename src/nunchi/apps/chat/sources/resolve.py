@@ -9,6 +9,7 @@ from typing import Any
 
 from nunchi.apps.chat.sources.base import ChatSource
 from nunchi.errors import InvalidInput
+from nunchi.urls import split_url
 
 __all__ = ["SUPPORTED_URLS", "resolve_source"]
 
@@ -49,7 +50,9 @@ def resolve_source(url: str, /, platform: str | None = None, **options: Any) -> 
         return ReplaySource(Path(text), **options)
     if "://" not in text:
         text = "https://" + text
-    parts = urllib.parse.urlsplit(text)
+    parts = split_url(text)
+    if parts is None:
+        raise _unsupported(url, "it is not a well-formed URL")
     if parts.scheme not in ("http", "https"):
         raise _unsupported(url, f"scheme {parts.scheme!r} is not http(s)")
     host = _host(parts.netloc)
