@@ -205,7 +205,8 @@ class Database:
         self.synchronous = synchronous.upper()
         self._local = threading.local()
         self._pid = os.getpid()
-        self._all: list[sqlite3.Connection] = []
+        self._all: list[tuple[threading.Thread, sqlite3.Connection]] = []
+        """Every open connection with the thread it belongs to."""
         self._lock = threading.Lock()
         self._closed = False
         with self.write() as conn:
@@ -243,7 +244,7 @@ class Database:
         if os.getpid() != self._pid:  # forked: never touch the parent's connections
             with self._lock:
                 if os.getpid() != self._pid:
-                    _orphans.extend(self._all)
+                    _orphans.extend(conn for _, conn in self._all)
                     self._all = []
                     self._local = threading.local()
                     self._pid = os.getpid()
@@ -252,9 +253,28 @@ class Database:
             with translate_errors(self):
                 conn = self._open()
             with self._lock:
-                self._all.append(conn)
+                self._reap()
+                self._all.append((threading.current_thread(), conn))
             self._local.conn = conn
         return conn
+
+    def _reap(self) -> None:
+        """Close the connections of threads that have ended (with ``_lock`` held): a process
+        that publishes from short-lived threads keeps one connection per live thread, not one
+        per thread it ever ran."""
+        alive = []
+        for thread, conn in self._all:
+            if thread.is_alive():
+                alive.append((thread, conn))
+            else:
+                with suppress(sqlite3.Error):
+                    conn.close()
+        self._all = alive
+
+    def open_connections(self) -> int:
+        """How many connections this process holds open (one per live thread that used it)."""
+        with self._lock:
+            return len(self._all)
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
@@ -281,7 +301,7 @@ class Database:
         """Close every connection this process opened."""
         with self._lock:
             self._closed = True
-            conns, self._all = self._all, []
+            conns, self._all = [conn for _, conn in self._all], []
         if os.getpid() != self._pid:
             _orphans.extend(conns)
             return

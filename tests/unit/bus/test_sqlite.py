@@ -133,3 +133,18 @@ def test_a_publish_wakes_only_the_pollers_of_its_topic() -> None:
     notifier.notify()  # a group change wakes everyone
     threads[1].join(5)
     assert woke["b"] < 4.0 and not threads[1].is_alive()
+
+
+def test_connections_of_ended_threads_are_closed(tmp_path: Path) -> None:
+    """Publishing from many short-lived threads (timers, request threads) keeps one
+    connection per live thread, not one per thread that ever published (which ran a process
+    out of file descriptors)."""
+    with SqliteBus(tmp_path / "bus.db") as bus:
+        bus.ensure_topic("t")
+        for i in range(40):
+            t = threading.Thread(target=bus.publish, args=("t", str(i).encode()))
+            t.start()
+            t.join()
+        assert bus._db.open_connections() <= 3  # this thread's, the last one's, maybe one more
+        consumer = bus.consumer("g", ["t"])
+        assert len(drain(consumer, 40)) == 40

@@ -203,8 +203,14 @@ def test_a_quiet_chats_last_messages_are_published_without_waiting_for_more() ->
     bus.ensure_topic(CHAT_RAW, 1)
     sink = Sink("w1", bus, lambda watch, state: None)
     sink.messages([message(1), message(2)])  # then nothing more arrives
-    wait_for(lambda: sink.received == 2, timeout=5, what="the timer's flush")
+    wait_for(lambda: sink.received == 2, timeout=5, what="the flusher's flush")
     assert [r.headers["watch"] for r in drain(bus, CHAT_RAW)] == [b"w1", b"w1"]
+    flusher = sink._flusher
+    for i in range(3, 23):  # twenty quiet moments: each burst flushed by the same one thread
+        sink.messages([message(i)])
+        wait_for(lambda i=i: sink.received == i, timeout=5, what=f"the flush of message {i}")
+    assert flusher is not None and sink._flusher is flusher and flusher.is_alive()
+    assert len(drain(bus, CHAT_RAW)) == 22  # all of them, in order, once
 
 
 def test_repeated_chat_is_scored_once_and_the_cache_stays_bounded() -> None:

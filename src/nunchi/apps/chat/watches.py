@@ -48,6 +48,7 @@ LEASE_SECONDS = 15.0
 _TICK = 1.0
 _FLUSH_SECONDS = 0.005
 _FLUSH_SIZE = 500
+_FLUSH_IDLE_S = 10.0
 
 
 def _clean(message: ChatMessage) -> ChatMessage:
@@ -71,10 +72,15 @@ class Sink:
     _oldest: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _publishing: threading.RLock = field(default_factory=threading.RLock)
+    _wake: threading.Condition = field(init=False)
+    _flusher: threading.Thread | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self._wake = threading.Condition(self._lock)
 
     def messages(self, messages: list[ChatMessage]) -> None:
-        """Buffer messages; publish when the buffer is big or old enough (a timer publishes
-        what a quiet chat left in the buffer)."""
+        """Buffer messages; publish when the buffer is big or old enough (the sink's flusher
+        thread publishes what a quiet chat left in the buffer)."""
         with self._lock:
             first = not self._buffer
             if first:
@@ -83,18 +89,33 @@ class Sink:
             self._buffer.extend((_clean(m), now) for m in messages)
             old = time.monotonic() - self._oldest >= _FLUSH_SECONDS
             due = old or len(self._buffer) >= _FLUSH_SIZE
+            if first and not due:
+                if self._flusher is None:
+                    self._flusher = threading.Thread(
+                        target=self._flush_loop, name=f"chat-sink-{self.watch_id}", daemon=True
+                    )
+                    self._flusher.start()
+                self._wake.notify()
         if due:
             self.flush()
-        elif first:
-            timer = threading.Timer(_FLUSH_SECONDS, self._timed_flush)
-            timer.daemon = True
-            timer.start()
 
-    def _timed_flush(self) -> None:
-        try:
-            self.flush()
-        except Exception:  # the bus may be briefly away: the next message flushes again
-            log.exception("chat %s: publishing buffered chat failed", self.watch_id)
+    def _flush_loop(self) -> None:
+        """Publish a buffer once it is ``_FLUSH_SECONDS`` old; end after ``_FLUSH_IDLE_S``
+        without chat (the next message starts another). One thread a sink, so one event-log
+        connection, however many quiet moments the chat has."""
+        while True:
+            with self._lock:
+                while not self._buffer:
+                    if not self._wake.wait(_FLUSH_IDLE_S) and not self._buffer:
+                        self._flusher = None
+                        return
+                due = self._oldest + _FLUSH_SECONDS
+                while self._buffer and time.monotonic() < due:
+                    self._wake.wait(max(0.0, due - time.monotonic()))
+            try:
+                self.flush()
+            except Exception:  # the bus may be briefly away: the next message flushes again
+                log.exception("chat %s: publishing buffered chat failed", self.watch_id)
 
     def flush(self) -> None:
         """Publish what is buffered (in order: one publisher at a time)."""
