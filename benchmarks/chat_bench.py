@@ -68,7 +68,8 @@ def sample_lines() -> list[dict[str, Any]]:
 def stream_text(line: dict[str, Any], i: int, size: int, salt: int = 0) -> str:
     """The text of message ``i`` of a stream cycling the sample (``size`` lines): the sample's
     own text on the first pass, then with the pass number added, so the stream keeps the
-    sample's share of repeats (42% distinct) instead of repeating it word for word."""
+    sample's share of repeats (``distinct_text_share`` in the JSON line) instead of repeating
+    it word for word."""
     cycle = i // size + salt
     return line["text"] if cycle == 0 else f"{line['text']} {cycle}"
 

@@ -109,12 +109,6 @@ class Notifier:
         with self._cond:
             return self._seq + sum(self._topics.get(t, 0) for t in topics)
 
-    @property
-    def seq(self) -> int:
-        """A counter bumped by every notification for all (:meth:`notify` without topics)."""
-        with self._cond:
-            return self._seq
-
     def notify(self, topics: Iterable[str] | None = None) -> None:
         """Wake the pollers of ``topics`` (every poller when None)."""
         with self._cond:
@@ -207,6 +201,8 @@ class Database:
         self._pid = os.getpid()
         self._all: list[tuple[threading.Thread, sqlite3.Connection]] = []
         """Every open connection with the thread it belongs to."""
+        self.opened = 0
+        """Connections this process has opened in all (closed ones included)."""
         self._lock = threading.Lock()
         self._closed = False
         with self.write() as conn:
@@ -255,6 +251,7 @@ class Database:
             with self._lock:
                 self._reap()
                 self._all.append((threading.current_thread(), conn))
+                self.opened += 1
             self._local.conn = conn
         return conn
 

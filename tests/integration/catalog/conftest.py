@@ -1,6 +1,6 @@
 """Fixtures of the catalog tests on both databases: a store migrated with the catalog's
 branch and the packaged catalogs imported once per module (the food import is the slow
-part: ~2 s on SQLite, ~5 s on PostgreSQL), and helpers that open fresh ones."""
+part: a few seconds on SQLite, ~5 s on PostgreSQL), and helpers that open fresh ones."""
 
 from __future__ import annotations
 

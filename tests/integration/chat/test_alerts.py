@@ -7,19 +7,16 @@ from a second evaluator (another process), sends nothing more."""
 from __future__ import annotations
 
 import json
-import socket
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from email.header import decode_header, make_header
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from benchmarks._proc import free_port
 from fastapi.testclient import TestClient
 
 from nunchi.apps.chat.alerts import AlertEvaluator
@@ -31,50 +28,23 @@ from nunchi.web.app import create_app
 from nunchi.webhooks.signing import load_secret, verify
 from tests.integration.chat.conftest import batch, chat_settings
 from tests.integration.jobs.conftest import wait_for
+from tests.integration.webhooks.receiver import Receiver, running_receiver
 
 B = "http:alerts:1"
 T0 = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 
 
-@dataclass
-class Receiver:
-    """A loopback HTTP server recording every POST (Slack's and the webhook's)."""
-
-    posts: list[tuple[str, dict[str, str], bytes]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    port: int = 0
-
-    def of(self, path: str) -> list[tuple[dict[str, str], bytes]]:
-        with self.lock:
-            return [(h, b) for p, h, b in self.posts if p == path]
-
-
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    found = Receiver()
+    """A loopback HTTP server recording every POST (Slack's and the webhook's); it answers
+    200 ``ok``, as Slack's incoming webhooks do."""
+    with running_receiver() as found:
+        yield found
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("content-length", "0")))
-            with found.lock:
-                found.posts.append((self.path, dict(self.headers.items()), body))
-            answer = b"ok"  # what Slack's incoming webhooks answer
-            self.send_response(200)
-            self.send_header("content-type", "text/plain")
-            self.send_header("content-length", str(len(answer)))
-            self.end_headers()
-            self.wfile.write(answer)
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    found.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield found
-    server.shutdown()
-    server.server_close()
+def posts(receiver: Receiver, path: str) -> list[tuple[dict[str, str], bytes]]:
+    """Headers and body of every request the receiver got on ``path``."""
+    return [(r.headers, r.body) for r in list(receiver.requests) if r.path == path]
 
 
 class Mailbox:
@@ -86,12 +56,6 @@ class Mailbox:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.messages.append((list(envelope.rcpt_tos), bytes(envelope.content)))
         return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -171,11 +135,11 @@ def test_a_spike_sends_one_notice_per_channel_then_one_resolved(
         assert other.evaluate(T0 + timedelta(minutes=5, seconds=55)) == []
         assert chat.evaluator.evaluate(T0 + timedelta(minutes=5, seconds=58)) == []
 
-        wait_for(lambda: len(receiver.of("/services/T000/B000/XXXX")) == 1, what="Slack")
+        wait_for(lambda: len(posts(receiver, "/services/T000/B000/XXXX")) == 1, what="Slack")
         wait_for(lambda: len(box.messages) == 1, what="the e-mail")
-        wait_for(lambda: len(receiver.of("/hook")) == 1, what="the webhook")
+        wait_for(lambda: len(posts(receiver, "/hook")) == 1, what="the webhook")
 
-        _, slack_body = receiver.of("/services/T000/B000/XXXX")[0]
+        _, slack_body = posts(receiver, "/services/T000/B000/XXXX")[0]
         said = json.loads(slack_body)
         assert "부정 반응 급증" in said["text"] and said["blocks"][0]["type"] == "header"
         assert f"https://nunchi.example.com/chat/live/{B}" in said["text"]
@@ -183,7 +147,7 @@ def test_a_spike_sends_one_notice_per_channel_then_one_resolved(
         assert sorted(rcpt) == ["mod@example.com", "ops@example.com"]
         mail = message_from_bytes(raw)
         assert "부정 반응 급증 발생" in str(make_header(decode_header(mail["Subject"])))
-        hook_headers, hook_body = receiver.of("/hook")[0]
+        hook_headers, hook_body = posts(receiver, "/hook")[0]
         secret = load_secret(alert_platform.settings)
         verify(secret, hook_headers, hook_body)  # raises when the signature is wrong
         event = json.loads(hook_body)
@@ -205,11 +169,11 @@ def test_a_spike_sends_one_notice_per_channel_then_one_resolved(
         assert resolved == opened
         assert other.evaluate(T0 + timedelta(minutes=7, seconds=40)) == []
 
-        wait_for(lambda: len(receiver.of("/services/T000/B000/XXXX")) == 2, what="Slack x2")
+        wait_for(lambda: len(posts(receiver, "/services/T000/B000/XXXX")) == 2, what="Slack x2")
         wait_for(lambda: len(box.messages) == 2, what="the second e-mail")
-        wait_for(lambda: len(receiver.of("/hook")) == 2, what="the second webhook")
-        assert json.loads(receiver.of("/hook")[1][1])["type"] == "chat.alert.resolved"
-        assert "해소" in json.loads(receiver.of("/services/T000/B000/XXXX")[1][1])["text"]
+        wait_for(lambda: len(posts(receiver, "/hook")) == 2, what="the second webhook")
+        assert json.loads(posts(receiver, "/hook")[1][1])["type"] == "chat.alert.resolved"
+        assert "해소" in json.loads(posts(receiver, "/services/T000/B000/XXXX")[1][1])["text"]
 
         # the spike again, within the cooldown: no new incident
         minute(client, T0 + timedelta(minutes=8, seconds=5), 30, "진짜 최악이다 실망이야", total)
@@ -222,7 +186,7 @@ def test_a_spike_sends_one_notice_per_channel_then_one_resolved(
             "opened.email", "opened.slack", "opened.webhook",
             "resolved.email", "resolved.slack", "resolved.webhook",
         ]  # fmt: skip
-    assert len(receiver.of("/services/T000/B000/XXXX")) == 2 and len(box.messages) == 2
+    assert len(posts(receiver, "/services/T000/B000/XXXX")) == 2 and len(box.messages) == 2
 
 
 def test_rules_are_checked_when_saved(client: TestClient) -> None:

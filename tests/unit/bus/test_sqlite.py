@@ -14,6 +14,7 @@ from nunchi.bus import Message, open_bus
 from nunchi.bus._sqlite_db import decode_headers, encode_headers
 from nunchi.bus.sqlite import SqliteBus
 from nunchi.errors import BusError, InvalidInput
+from tests.fixtures.processes import wait_for
 from tests.unit.bus.support import drain
 
 
@@ -123,9 +124,8 @@ def test_a_publish_wakes_only_the_pollers_of_its_topic() -> None:
     threads = [threading.Thread(target=poller, args=(t,)) for t in ("a", "b")]
     for t in threads:
         t.start()
-    deadline = time.monotonic() + 5
-    while len(notifier._cond._waiters) < 2 and time.monotonic() < deadline:  # type: ignore[attr-defined]
-        time.sleep(0.001)
+    waiters = notifier._cond._waiters  # type: ignore[attr-defined]
+    wait_for(lambda: len(waiters) >= 2, 5, "both pollers waiting", interval=0.001)
     notifier.notify(["a"])
     threads[0].join(5)
     assert "a" in woke and woke["a"] < 1.0

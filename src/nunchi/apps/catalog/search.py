@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -46,7 +46,6 @@ class SearchPage:
     next_cursor: str | None
     sort: str
     truncated: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The page as the API answers it."""

@@ -55,11 +55,10 @@ class KindState:
 
 @dataclass
 class Written:
-    """What a write did: new and changed items, and the ids of every item written."""
+    """What a write did: new and changed items."""
 
     inserted: int = 0
     updated: int = 0
-    ids: list[int] | None = None
 
 
 def _item(row: Any) -> dict[str, Any]:
@@ -170,11 +169,11 @@ class CatalogStore:
 
     # -- items ---------------------------------------------------------------------------
 
-    def write(self, kind: str, records: Sequence[ItemRecord], source_id: int | None = None,
-              *, want_ids: bool = False) -> Written:
+    def write(self, kind: str, records: Sequence[ItemRecord],
+              source_id: int | None = None) -> Written:
         """Insert or update ``records`` (by key) in batches of :data:`BATCH_ROWS`."""
         check_kind(kind)
-        done = Written(ids=[] if want_ids else None)
+        done = Written()
         for start in range(0, len(records), BATCH_ROWS):
             self._write_batch(kind, records[start : start + BATCH_ROWS], source_id, done)
         return done
@@ -216,8 +215,6 @@ class CatalogStore:
                       .values(items=_ST.c["items"] + len(fresh) + revived))  # fmt: skip
         done.inserted += len(fresh)
         done.updated += len(old)
-        if done.ids is not None:
-            done.ids.extend(ids[r.key] for r in unique)
 
     def changed_since(self, kind: str, revision: int) -> list[tuple[int, Any, bool]]:
         """``(id, texts, active)`` of the items written after ``revision``."""

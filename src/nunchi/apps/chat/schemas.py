@@ -123,6 +123,8 @@ class BroadcastOut(BaseModel):
 class MessageOut(BaseModel):
     """One stored message with its scores; ``spans`` index ``text``, ``masked`` hides them."""
 
+    model_config = ConfigDict(from_attributes=True)
+
     id: int = Field(description="The stored row (a cursor for pages and live updates).")
     broadcast: str
     message_id: str
@@ -146,31 +148,9 @@ class MessageOut(BaseModel):
     deleted: bool
 
     @classmethod
-    def of(cls, m: ChatMessageRow) -> MessageOut:
+    def of(cls, row: ChatMessageRow) -> MessageOut:
         """From a row."""
-        return cls(
-            id=m.id,
-            broadcast=m.broadcast,
-            message_id=m.message_id,
-            platform=m.platform,
-            author_id=m.author_id,
-            author_name=m.author_name,
-            text=m.text,
-            kind=m.kind,
-            amount=m.amount,
-            currency=m.currency,
-            badges=list(m.badges or []),
-            sent_at=m.sent_at,
-            received_at=m.received_at,
-            profane=m.profane,
-            profanity=m.profanity,
-            spans=[(int(a), int(b)) for a, b in m.spans or []],
-            masked=m.masked,
-            polarity=m.polarity,
-            polarity_score=m.polarity_score,
-            keywords=list(m.keywords or []),
-            deleted=m.deleted,
-        )
+        return cls.model_validate(row)
 
 
 class MessagePage(BaseModel):
@@ -183,6 +163,8 @@ class MessagePage(BaseModel):
 class MinuteOut(BaseModel):
     """One minute of a broadcast's chat, counted."""
 
+    model_config = ConfigDict(from_attributes=True)
+
     minute: datetime
     messages: int
     profane: int
@@ -191,20 +173,15 @@ class MinuteOut(BaseModel):
     negative: int
 
     @classmethod
-    def of(cls, m: ChatMinute) -> MinuteOut:
+    def of(cls, row: ChatMinute) -> MinuteOut:
         """From a row."""
-        return cls(
-            minute=m.minute,
-            messages=m.messages,
-            profane=m.profane,
-            positive=m.positive,
-            neutral=m.neutral,
-            negative=m.negative,
-        )
+        return cls.model_validate(row)
 
 
 class OffenderOut(BaseModel):
     """An author over the profane-message threshold."""
+
+    model_config = ConfigDict(from_attributes=True)
 
     author_id: str
     author_name: str
@@ -213,15 +190,9 @@ class OffenderOut(BaseModel):
     last_at: datetime
 
     @classmethod
-    def of(cls, a: ChatAuthor) -> OffenderOut:
+    def of(cls, row: ChatAuthor) -> OffenderOut:
         """From a row."""
-        return cls(
-            author_id=a.author_id,
-            author_name=a.author_name,
-            messages=a.messages,
-            profane=a.profane,
-            last_at=a.last_at,
-        )
+        return cls.model_validate(row)
 
 
 class IngestMessage(BaseModel):

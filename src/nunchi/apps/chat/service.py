@@ -9,7 +9,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from nunchi.apps.chat.models import (
@@ -39,7 +39,14 @@ from nunchi.urls import split_url
 __all__ = ["MAX_PAGE", "ChatService", "MessageFilter"]
 
 MAX_PAGE = 500
-_PLATFORMS = ("twitch", "youtube", "chzzk", "soop", "shoppinglive", "replay")
+WEB_PLATFORMS = ("twitch", "youtube", "chzzk", "soop", "shoppinglive")
+"""Platforms resolved from the URL itself (a watch's stored platform is only a label)."""
+_PLATFORMS = (*WEB_PLATFORMS, "replay")
+SOURCE_OPTIONS = frozenset({"speed", "url", "base_url", "api_base", "game_base", "chat_scheme"})
+"""Watch options passed to a source's constructor as they are stored (endpoints: tests and
+relays point them elsewhere; the outbound guard still decides what may be reached)."""
+_WATCH_OPTIONS = SOURCE_OPTIONS | {"chat_url"}
+"""Every watch option (``chat_url`` is resolved before it reaches the source)."""
 """What a watch may name; YouTube's Data API and Chzzk's Open API are chosen by the settings
 (NUNCHI_CHAT_YOUTUBE_API_KEY, NUNCHI_CHAT_CHZZK_ACCESS_TOKEN), not per watch."""
 
@@ -361,19 +368,6 @@ class ChatService:
                 yield _csv_line(cells)
             after = batch[-1].id
 
-    def mark_deleted(self, broadcast: str, message_ids: Sequence[str]) -> int:
-        """Mark messages removed (by a moderator through the API); returns how many."""
-        with self.sessions.begin() as s:
-            result = s.execute(
-                update(ChatMessageRow)
-                .where(
-                    ChatMessageRow.broadcast == broadcast,
-                    ChatMessageRow.message_id.in_(list(message_ids)),
-                )
-                .values(deleted=True)
-            )
-            return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
 
 def _csv_line(cells: Sequence[str]) -> str:
     out = io.StringIO()
@@ -383,16 +377,16 @@ def _csv_line(cells: Sequence[str]) -> str:
 
 
 _URL_OPTIONS = frozenset({"url", "base_url", "api_base", "game_base", "chat_url"})
+"""The watch options that are URLs."""
 _URL_SCHEMES = frozenset({"http", "https", "ws", "wss"})
 
 
 def _checked_options(options: dict[str, Any]) -> dict[str, Any]:
     """The watch options a source constructor takes (replay ``speed``, a platform's endpoint
     URLs, which the outbound guard still checks); others refused."""
-    allowed = {"speed", "url", "base_url", "api_base", "game_base", "chat_url", "chat_scheme"}
-    unknown = sorted(set(options) - allowed)
+    unknown = sorted(set(options) - _WATCH_OPTIONS)
     if unknown:
-        raise InvalidInput(f"unknown watch options {unknown}; only {sorted(allowed)}")
+        raise InvalidInput(f"unknown watch options {unknown}; only {sorted(_WATCH_OPTIONS)}")
     speed = options.get("speed")
     if speed is not None and (isinstance(speed, bool) or not isinstance(speed, int | float)):
         raise InvalidInput("speed must be a number")
@@ -406,4 +400,4 @@ def _checked_options(options: dict[str, Any]) -> dict[str, Any]:
                     f"watch option {key!r} must be an absolute http(s) or ws(s) URL, "
                     f"e.g. wss://irc-ws.chat.twitch.tv:443"
                 )
-    return {k: v for k, v in options.items() if k in allowed and k != "chat_url"}
+    return {k: v for k, v in options.items() if k in SOURCE_OPTIONS}

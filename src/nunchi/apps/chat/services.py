@@ -19,7 +19,7 @@ from nunchi.apps.chat.alerts import AlertEvaluator, AlertRules
 from nunchi.apps.chat.models import ChatWatch
 from nunchi.apps.chat.records import raw_message
 from nunchi.apps.chat.schemas import IngestBatch, WatchOut
-from nunchi.apps.chat.service import ChatService
+from nunchi.apps.chat.service import SOURCE_OPTIONS, WEB_PLATFORMS, ChatService
 from nunchi.apps.chat.sources._net import Net
 from nunchi.apps.chat.sources.base import ChatMessage, ChatSource, ParseError
 from nunchi.apps.chat.sources.replay import read_recording
@@ -36,9 +36,6 @@ __all__ = ["SAMPLE_NAME", "ChatServices"]
 
 SAMPLE_NAME = "sample_chat.jsonl.gz"
 """The recorded chat that ships with the app (the demo): see ``data/README.md``."""
-_ENDPOINTS = ("url", "base_url", "api_base", "game_base", "chat_scheme")
-"""Watch options naming a platform's endpoints (tests point them at loopback servers; the
-outbound guard still decides what may be reached)."""
 
 
 def sample_path() -> Path:
@@ -78,12 +75,12 @@ class ChatServices:
         """The source of a stored watch, with the platform credentials of the settings."""
         settings = self.core.settings
         options: dict[str, Any] = {
-            k: v for k, v in (watch.options or {}).items() if k in (*_ENDPOINTS, "speed")
+            k: v for k, v in (watch.options or {}).items() if k in SOURCE_OPTIONS
         }
         chat_url = (watch.options or {}).get("chat_url")
         if isinstance(chat_url, str):
             options["chat_url"] = _fixed(chat_url)
-        platform: str | None = None if watch.platform in _WEB_PLATFORMS else watch.platform
+        platform: str | None = None if watch.platform in WEB_PLATFORMS else watch.platform
         youtube_key = settings.chat_youtube_api_key.get_secret_value()
         chzzk_token = settings.chat_chzzk_access_token.get_secret_value()
         if watch.platform == "youtube" and youtube_key:
@@ -103,9 +100,7 @@ class ChatServices:
         repeat swearers and a negative spike) at ``speed`` times real time."""
         if not 0 < speed <= 100:
             raise InvalidInput("the demo's speed must be above 0 and at most 100")
-        return self.chat.start_watch(
-            str(sample_path()), platform="replay", title="데모 / demo", options={"speed": speed}
-        )
+        return self.start_replay(SAMPLE_NAME, speed, "데모 / demo")
 
     # -- recordings ---------------------------------------------------------------------
 
@@ -236,8 +231,6 @@ def _check_recording(path: Path) -> None:
     )
 
 
-_WEB_PLATFORMS = ("twitch", "youtube", "chzzk", "soop", "shoppinglive")
-"""Platforms resolved from the URL itself (the stored platform is only a label)."""
 
 
 def _fixed(url: str) -> Callable[[str], str]:

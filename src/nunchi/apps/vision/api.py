@@ -26,8 +26,8 @@ from nunchi.apps.vision.schemas import (
     TrainRequest,
 )
 from nunchi.apps.vision.service import VisionServices
-from nunchi.errors import InvalidInput, NotFound, PayloadTooLarge
-from nunchi.inputs.images import DEFAULT_MAX_IMAGE_BYTES, load_image
+from nunchi.errors import InvalidInput, PayloadTooLarge
+from nunchi.inputs.images import DEFAULT_MAX_IMAGE_BYTES
 from nunchi.jobs.schemas import JobOut
 from nunchi.store.ids import ID_PATTERN
 from nunchi.web.auth import AdminPrincipal, ReadPrincipal, SubmitPrincipal
@@ -327,7 +327,8 @@ def vision_api(app: App[VisionServices]) -> APIRouter:
             raise InvalidInput(f"send 1 to {MAX_PREDICT_FILES} photos as 'files'")
         read = await _read_all(files, DEFAULT_MAX_IMAGE_BYTES)
         service = svc(request)
-        return await run_in_threadpool(_predict, service, name, read, top_k)
+        iteration, predictions = await run_in_threadpool(service.predict_files, name, read, top_k)
+        return {"project": name, "iteration": iteration, "predictions": predictions}
 
     @router.get(
         "/projects/{name}/export",
@@ -353,21 +354,3 @@ def vision_api(app: App[VisionServices]) -> APIRouter:
         )
 
     return router
-
-
-def _predict(
-    service: VisionServices, name: str, files: list[tuple[str | None, bytes]], top_k: int
-) -> dict[str, Any]:
-    loaded = service.published.model(name)
-    if loaded is None:
-        raise NotFound(f"project {name!r} has no published iteration; train one and publish it")
-    photos = [load_image(data, name=filename) for filename, data in files]
-    found = service.published.predict(name, photos, top_k)
-    return {
-        "project": name,
-        "iteration": loaded.iteration,
-        "predictions": [
-            {"file": filename, "tag": p.tag, "probability": p.probability, "top": p.top}
-            for (filename, _), p in zip(files, found, strict=True)
-        ],
-    }

@@ -58,7 +58,6 @@ class Stored:
 
     added: list[str]
     duplicates: int
-    duplicate_names: list[str]
 
 
 def encode_embedding(vector: NDArray[np.floating]) -> bytes:
@@ -105,7 +104,7 @@ def store_images(core: Core, project: VisionProject, candidates: Sequence[Candid
             break
         except IntegrityError:
             continue
-    return Stored(added, len(repeated), repeated)
+    return Stored(added, len(repeated))
 
 
 def _insert(core: Core, project: VisionProject, todo: list[Candidate]) -> list[str]:

@@ -52,7 +52,6 @@ def _permanent() -> Iterator[None]:
         raise PermanentError(str(e)) from e
 
 
-_BLOB_KEY = r"^[0-9a-f]{64}$"
 
 
 class UrlItem(BaseModel):

@@ -20,7 +20,7 @@ from nunchi.apps.vision.api import MAX_PREDICT_FILES
 from nunchi.apps.vision.schemas import ImportReport, TrainRequest
 from nunchi.apps.vision.service import VisionServices
 from nunchi.errors import InvalidInput, NotFound
-from nunchi.inputs.images import DEFAULT_MAX_IMAGE_BYTES, load_image
+from nunchi.inputs.images import DEFAULT_MAX_IMAGE_BYTES
 from nunchi.web.deps import app_services
 from nunchi.web.pages.rendering import render, translator
 from nunchi.web.pages.security import check_csrf, page_actor
@@ -196,17 +196,7 @@ def vision_pages(app: App[VisionServices]) -> APIRouter:
         read = [
             (f.filename, await read_upload(f, max_bytes=DEFAULT_MAX_IMAGE_BYTES)) for f in files
         ]
-        service = svc(request)
-
-        def run() -> list[dict[str, Any]]:
-            photos = [load_image(data, name=filename) for filename, data in read]
-            found = service.published.predict(name, photos, 3)
-            return [
-                {"file": f, "tag": p.tag, "probability": p.probability, "top": p.top}
-                for (f, _), p in zip(read, found, strict=True)
-            ]
-
-        predictions = await run_in_threadpool(run)
+        _, predictions = await run_in_threadpool(svc(request).predict_files, name, read, 3)
         return await project_page(request, name, predictions=predictions)
 
     @router.get("/vision/{name}/iterations/{number}")

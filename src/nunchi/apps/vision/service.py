@@ -5,6 +5,8 @@ transaction). The demo project is seeded when the services are built (:mod:`.see
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -26,6 +28,7 @@ from nunchi.apps.vision.schemas import ImageOut, ImagePage, ProjectOut, ProjectU
 from nunchi.apps.vision.training import Iterations
 from nunchi.core import Core
 from nunchi.errors import Conflict, InvalidInput, NotFound
+from nunchi.inputs.images import load_image
 from nunchi.inputs.urllist import read_url_list
 from nunchi.jobs.schemas import JobOut
 from nunchi.store.ids import ID_PATTERN, new_id
@@ -263,3 +266,19 @@ class VisionServices:
     def import_urls(self, name: str, rows: list[UrlRow]) -> dict[str, object]:
         """Run a URL import (the job's work): the report as JSON."""
         return self.imports.urls(name, rows).model_dump()
+
+    def predict_files(
+        self, name: str, files: Sequence[tuple[str | None, bytes]], top_k: int
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """Photos sent as ``(file name, bytes)`` read safely and classified by the project's
+        published iteration (looked up once): its number and one row a file (``file``,
+        ``tag`` or None when unsure, ``probability``, ``top``)."""
+        loaded = self.published.model(name)
+        if loaded is None:
+            raise NotFound(f"project {name!r} has no published iteration; train one and publish it")
+        photos = [load_image(data, name=filename) for filename, data in files]
+        found = loaded.head.predict(self.published.embed(photos, loaded.recipe), top_k=top_k)
+        return loaded.iteration, [
+            {"file": filename, "tag": p.tag, "probability": p.probability, "top": p.top}
+            for (filename, _), p in zip(files, found, strict=True)
+        ]
