@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import ServerConnection
 
+from nunchi.apps.chat.live import BACKLOG, LiveView
 from nunchi.apps.chat.models import ChatMessageRow, ChatMinute
 from nunchi.apps.chat.services import ChatServices
 from nunchi.apps.chat.topics import CHAT_RAW
@@ -84,6 +85,25 @@ def test_ingested_chat_is_scored_stored_and_counted_once(
     assert sum(m["positive"] + m["neutral"] + m["negative"] for m in minutes) == 60
     words = {w["word"] for w in client.get(f"/api/v1/chat/{B}/keywords").json()}
     assert "방송" in words
+
+
+def test_a_new_live_page_gets_its_broadcasts_backlog_beside_a_busy_one(
+    platform: Platform, chat: ChatServices, client: TestClient
+) -> None:
+    """The first connection's backlog is the broadcast's own last BACKLOG messages, however
+    many rows other broadcasts stored in between (row ids are shared)."""
+    platform.start(CHAT_STAGES)
+    other = "http:test:busy"
+    for start in range(0, 300, 25):  # interleaved: 25 of ours, 25 of the busy one, ...
+        for broadcast in (B, other):
+            body = batch(range(start, start + 25))
+            assert client.post(f"/api/v1/chat/{broadcast}/messages", json=body).status_code == 202
+            wait_for(lambda b=broadcast, n=start + 25: stored(platform, b) == n, what=broadcast)
+    names = {k: k for k in ("messages", "profane", "positive", "neutral", "negative")}
+    view = LiveView(chat.chat, B, lambda template, context: "", names)
+    events, _ = view(None)
+    (messages,) = [e.data["messages"] for e in events if e.event == "chat"]
+    assert len(messages) == BACKLOG  # was ~100: the last 200 row ids, half of them the other's
 
 
 def test_refused_batches_store_nothing(platform: Platform, client: TestClient) -> None:

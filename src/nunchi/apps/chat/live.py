@@ -128,7 +128,7 @@ class LiveView:
         """Messages after ``cursor`` (a stored row) and, when due, the figures."""
         after = _row(cursor)
         if after is None:  # first connection: the recent backlog
-            after = max(0, self.chat.last_row(self.broadcast) - BACKLOG)
+            after = self.chat.backlog_start(self.broadcast, BACKLOG)
         events: list[ServerEvent] = []
         batch = self.chat.live_rows_after(self.broadcast, after, limit=_BATCH)
         if batch:

@@ -237,11 +237,17 @@ class ChatService:
         with self.sessions() as s:
             return list(s.execute(query).all())
 
-    def last_row(self, broadcast: str) -> int:
-        """The newest stored row of the broadcast (0 when none)."""
+    def backlog_start(self, broadcast: str, count: int) -> int:
+        """The row after which the broadcast's ``count`` newest messages come (0 when it has
+        no more than ``count``). Row ids are shared by every broadcast, so this counts the
+        broadcast's own rows, not ids."""
         with self.sessions() as s:
             found = s.scalar(
-                select(func.max(ChatMessageRow.id)).where(ChatMessageRow.broadcast == broadcast)
+                select(ChatMessageRow.id)
+                .where(ChatMessageRow.broadcast == broadcast)
+                .order_by(ChatMessageRow.id.desc())
+                .offset(count)
+                .limit(1)
             )
             return int(found or 0)
 
