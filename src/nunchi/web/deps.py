@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
-from fastapi import Depends
+from fastapi import Depends, Path, Query
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import HTTPConnection
@@ -118,4 +118,13 @@ Jobs = Annotated[JobService, Depends(_jobs)]
 Webhooks = Annotated[WebhookService, Depends(_webhooks)]
 """The webhook notifier and delivery log."""
 Keys = Annotated[KeyService, Depends(_keys)]
+
+ROW_ID_MAX = 2**63 - 1
+"""The largest id a database row can have (a signed 64-bit integer on both databases)."""
+RowId = Annotated[int, Path(ge=1, le=ROW_ID_MAX, description="A stored row's id.")]
+"""A row id in a path: out of range is a 422, never a database overflow."""
+RowCursor = Annotated[
+    int | None, Query(ge=0, le=ROW_ID_MAX, description="The row id a page continues after.")
+]
+"""A row-id cursor in a query string, bounded the same way."""
 """API keys and web sessions."""

@@ -106,6 +106,15 @@ def test_a_new_live_page_gets_its_broadcasts_backlog_beside_a_busy_one(
     assert len(messages) == BACKLOG  # was ~100: the last 200 row ids, half of them the other's
 
 
+def test_row_ids_past_64_bits_are_a_422(client: TestClient) -> None:
+    """Found by the API fuzz test: a row id the database cannot hold was a 500."""
+    big = 2**63
+    r = client.post(f"/api/v1/chat/messages/{big}/label", json={"label": "clean"})
+    assert r.status_code == 422, r.text
+    assert client.get(f"/api/v1/chat/{B}/messages", params={"cursor": big}).status_code == 422
+    assert client.post("/api/v1/chat/messages/7/label", json={"label": "clean"}).status_code == 404
+
+
 def test_refused_batches_store_nothing(platform: Platform, client: TestClient) -> None:
     platform.start(CHAT_STAGES)
     too_many = batch(range(1001))

@@ -27,7 +27,7 @@ from nunchi.apps.catalog.services import CatalogServices
 from nunchi.apps.catalog.shipped import PLANT_KIND
 from nunchi.jobs.schemas import JobOut
 from nunchi.web.auth import AdminPrincipal, ReadPrincipal, SubmitPrincipal
-from nunchi.web.deps import app_services
+from nunchi.web.deps import RowId, app_services
 from nunchi.web.routes.jobs import error_responses
 from nunchi.web.uploads import read_upload, upload_image
 
@@ -35,7 +35,7 @@ __all__ = ["ItemId", "SearchPageOut", "catalog_api", "item_detail"]
 
 _Kind = Annotated[str, Path(description="The catalog: food, plant or an imported kind.",
                             pattern=KIND_PATTERN)]
-ItemId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The item's id.")]
+ItemId = RowId
 _MAX_IMPORT_BYTES = 50 * 1024 * 1024
 
 

@@ -40,7 +40,7 @@ from nunchi.apps.chat.services import ChatServices
 from nunchi.errors import NunchiError
 from nunchi.strictjson import loads
 from nunchi.web.auth import AdminPrincipal, ReadPrincipal, SubmitPrincipal, authenticate_socket
-from nunchi.web.deps import app_services
+from nunchi.web.deps import RowCursor, RowId, app_services
 from nunchi.web.routes.jobs import error_responses
 from nunchi.web.uploads import read_upload
 
@@ -275,7 +275,7 @@ def chat_api(app: App[ChatServices]) -> APIRouter:
         profane: bool | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
-        cursor: int | None = None,
+        cursor: RowCursor = None,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
     ) -> MessagePage:
         """Stored messages, newest first, by author, text, profanity and time."""
@@ -365,7 +365,7 @@ def chat_api(app: App[ChatServices]) -> APIRouter:
         )
 
     @router.post("/messages/{row}/label", status_code=204, summary="Label a message")
-    async def label(row: int, body: LabelIn, request: Request, who: SubmitPrincipal) -> None:
+    async def label(row: RowId, body: LabelIn, request: Request, who: SubmitPrincipal) -> None:
         """A moderator's verdict (profane / clean), kept as training data for the detector."""
         await run_in_threadpool(services(request).chat.label, row, body.label, who.name)
 

@@ -19,7 +19,7 @@ from nunchi.apps.chat.service import MessageFilter
 from nunchi.apps.chat.services import ChatServices
 from nunchi.apps.chat.topics import live_channel
 from nunchi.errors import InvalidInput, NotFound
-from nunchi.web.deps import app_services
+from nunchi.web.deps import RowCursor, app_services
 from nunchi.web.pages.rendering import render, render_text, translator
 from nunchi.web.pages.security import check_csrf, page_actor
 from nunchi.web.sse import event_stream
@@ -239,7 +239,7 @@ def chat_pages(app: App[ChatServices]) -> APIRouter:
         profane: Annotated[str | None, Query(max_length=5)] = None,
         since: Annotated[str | None, Query(max_length=40)] = None,
         until: Annotated[str | None, Query(max_length=40)] = None,
-        cursor: int | None = None,
+        cursor: RowCursor = None,
     ) -> Response:
         where = MessageFilter(
             author=(author or "").strip() or None,
