@@ -1,12 +1,15 @@
 """Edit distances of one query key against many candidate keys, and match quality.
 
-Myers' bit-parallel edit distance (one uint64 bit per query unit, so queries of up to 64 units)
-runs for all candidates at once: one numpy step per text position over a column of every
-candidate. Each candidate is run four ways in the same pass: on its key and on its folded key
-(`hangul.fold_key`), each anchored at the text start (giving the distance to the whole text
-and to its best prefix) and free to start anywhere (the best substring). A slip that folding
-removes (ㅐ/ㅔ, tense/plain) then weighs half: the weighted distance is the mean of the key and
-the folded-key distances.
+Myers' bit-parallel edit distance runs for all candidates at once, each four ways in the same
+pass: on its key and on its folded key (`hangul.fold_key`), each anchored at the text start
+(giving the distance to the whole text and to its best prefix) and free to start anywhere (the
+best substring). A slip that folding removes (ㅐ/ㅔ, tense/plain) then weighs half: the
+weighted distance is the mean of the key and the folded-key distances.
+
+Two kernels give the same distances. Texts of up to 64 units (nearly every name) are the bit
+patterns, one uint64 each, and the query is scanned: one numpy step per query unit. Longer
+texts are scanned with the query as the pattern: one step per text unit. Either way numpy's
+per-call cost, not the arithmetic, is most of the time, so fewer steps is what counts.
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ EXACT, PREFIX, SUBSTRING, CHOSEONG, KEYBOARD, FUZZY = range(6)
 
 MAX_QUERY_UNITS = 64
 MAX_TEXT_UNITS = 160   # longer texts are matched on their first 160 units
+_WORD = 64             # texts of up to this many units are matched one uint64 each
+_ONE = np.uint64(1)
+U64 = npt.NDArray[np.uint64]
 _A = KEY_ALPHABET_SIZE
 _FOLD = np.frombuffer(fold_table(), dtype=np.uint8)
 F32 = npt.NDArray[np.float32]
@@ -67,16 +73,129 @@ def kmax(n: int) -> float:
 
 
 def distances(query: bytes, keys: U8, off: I64, rows: I64) -> Distances:
-    """Distances of ``query`` (at most 64 units) to rows ``rows`` of the ragged ``keys``."""
+    """Distances of ``query`` (its first 64 units) to rows ``rows`` of the ragged ``keys``."""
     q = np.frombuffer(query[:MAX_QUERY_UNITS], dtype=np.uint8)
     n = len(q)
     count = len(rows)
     lens = (off[rows + 1] - off[rows]).astype(np.int64)
     if n == 0 or count == 0:
         worst = np.full(count, n, dtype=np.int64)
-        worst_w = worst.astype(np.float32)
-        return Distances(worst, worst, worst, worst_w, worst_w, worst_w, worst, worst, worst,
-                         lens)
+        return _finish(worst, worst, worst, worst, worst, worst, lens)
+    short = lens <= _WORD
+    if short.all():
+        return _scan_query(q, keys, off, rows, lens)
+    if not short.any():
+        return _scan_texts(q, keys, off, rows, lens)
+    # Mostly short texts and a few long ones: each part its own way, then back in order.
+    parts = [(np.flatnonzero(short), _scan_query), (np.flatnonzero(~short), _scan_texts)]
+    raw = np.zeros((6, count), dtype=np.int64)
+    for where, scan in parts:
+        d = scan(q, keys, off, rows[where], lens[where])
+        for k, a in enumerate((d.whole_raw, d.prefix_raw, d.substring_raw, d.whole_fold,
+                               d.prefix_fold, d.substring_fold)):
+            raw[k, where] = a
+    return _finish(raw[0], raw[1], raw[2], raw[3], raw[4], raw[5], lens)
+
+
+def _finish(whole_raw: I64, prefix_raw: I64, sub_raw: I64, whole_fold: I64, prefix_fold: I64,
+            sub_fold: I64, lens: I64) -> Distances:
+    def mean(a: I64, b: I64) -> F32:
+        return ((a + b) / 2).astype(np.float32)
+
+    return Distances(whole_raw, prefix_raw, sub_raw, mean(whole_raw, whole_fold),
+                     mean(prefix_raw, prefix_fold), mean(sub_raw, sub_fold),
+                     whole_fold, prefix_fold, sub_fold, lens)
+
+
+def _step(eq: U64, pv: U64, mv: U64) -> None:
+    """One column of Myers' algorithm in place (``pv`` / ``mv``: the vertical deltas), the
+    horizontal delta into the top row +1 (the scanned string is matched whole)."""
+    xv = eq | mv
+    xh = (((eq & pv) + pv) ^ pv) | eq
+    ph = mv | ~(xh | pv)
+    mh = pv & xh
+    ph = (ph << _ONE) | _ONE
+    mh = mh << _ONE
+    np.bitwise_or(mh, ~(xv | ph), out=pv)
+    np.bitwise_and(ph, xv, out=mv)
+
+
+def _scan_query(q: U8, keys: U8, off: I64, rows: I64, lens: I64) -> Distances:
+    """Texts of at most 64 units: the text is the bit-parallel pattern (one uint64 per text)
+    and the query is scanned, so a search costs one numpy step per query unit (a short query
+    against long names: a few steps instead of one per text unit). Edit distance is
+    symmetric; what is free or anchored is set by the first column: text positions anchored
+    (``D[i][0] = i``) for the whole text and its prefixes, free (``D[i][0] = 0``) for its
+    substrings. The last column holds the distance of the query to every prefix of the text
+    (anchored) or to the best substring ending there (free), read out by a prefix sum."""
+    count = len(rows)
+    n = len(q)
+    units = keys[ranges(off[rows], lens)]
+    pos = ranges(np.zeros(count, dtype=np.int64), lens)
+    row = np.repeat(np.arange(count), lens)
+    low, high = _LOW_BIT[pos], _HIGH_BIT[pos]
+    # The match masks, one uint64 per (distinct query unit, text): the text positions that
+    # hold that unit, summed by bincount as two exact 32-bit halves (a text unit that is not
+    # in the query goes to a last slot, dropped).
+    masks = []
+    for text, query in ((units, q), (_FOLD[units], _FOLD[q])):
+        distinct, slot = np.unique(query, return_inverse=True)
+        lookup = np.full(256, len(distinct), dtype=np.int64)
+        lookup[distinct] = np.arange(len(distinct))
+        flat = lookup[text] * count + row
+        size = (len(distinct) + 1) * count
+        mask = np.bincount(flat, low, size).astype(np.uint64) | (
+            np.bincount(flat, high, size).astype(np.uint64) << np.uint64(32))
+        masks.append(mask[: len(distinct) * count].reshape(len(distinct), count)[slot])
+    # Lanes: key anchored, folded anchored, key free, folded free.
+    eqs = np.concatenate([masks[0], masks[1], masks[0], masks[1]], axis=1)
+    pv = np.zeros(4 * count, dtype=np.uint64)
+    pv[: 2 * count] = np.iinfo(np.uint64).max
+    mv = np.zeros(4 * count, dtype=np.uint64)
+    for j in range(n):
+        _step(eqs[j], pv, mv)
+    # Past a text's end every step is made +1, so no position there is the minimum; the
+    # column is then read a byte at a time (the sum and lowest prefix sum of each byte pair).
+    ends = np.tile(lens, 4)
+    inside = np.where(ends >= _WORD, np.iinfo(np.uint64).max,
+                      (_ONE << np.minimum(ends, _WORD - 1).astype(np.uint64)) - _ONE)
+    pv = (pv & inside) | ~inside
+    mv &= inside
+    pair = (pv.view(np.uint8).reshape(-1, 8).astype(np.int32) << 8) | mv.view(
+        np.uint8).reshape(-1, 8)
+    sums, lows = _BYTE_SUM[pair], _BYTE_LOW[pair]
+    run = np.zeros(4 * count, dtype=np.int64)
+    lowest = np.zeros(4 * count, dtype=np.int64)
+    for k in range(8):
+        np.minimum(lowest, run + lows[:, k], out=lowest)
+        run += sums[:, k]
+    best = lowest + n
+    whole = (run - (_WORD - ends) + n)[: 2 * count]
+    c = count
+    return _finish(whole[:c], best[:c], best[2 * c:3 * c], whole[c:], best[c:2 * c],
+                   best[3 * c:], lens)
+
+
+def _byte_tables() -> tuple[npt.NDArray[np.int16], npt.NDArray[np.int16]]:
+    """For every (up byte << 8 | down byte): the sum of its eight vertical steps and the
+    lowest prefix sum (0 or less)."""
+    value = np.arange(256)
+    bits = ((value[:, None] >> np.arange(8)) & 1).astype(np.int16)
+    prefix = np.cumsum(bits[:, None, :] - bits[None, :, :], axis=2)
+    return (prefix[:, :, -1].ravel().astype(np.int16),
+            np.minimum(prefix.min(axis=2), 0).ravel().astype(np.int16))
+
+
+_BYTE_SUM, _BYTE_LOW = _byte_tables()
+_LOW_BIT = np.array([2.0**p if p < 32 else 0.0 for p in range(_WORD)])
+_HIGH_BIT = np.array([2.0 ** (p - 32) if p >= 32 else 0.0 for p in range(_WORD)])
+
+
+def _scan_texts(q: U8, keys: U8, off: I64, rows: I64, lens: I64) -> Distances:
+    """Any text (up to ``MAX_TEXT_UNITS`` of it): the query is the bit-parallel pattern and
+    every text is scanned, all texts at once, one numpy step per text unit."""
+    n = len(q)
+    count = len(rows)
     peq = np.zeros(2 * _A, dtype=np.uint64)
     bits = np.left_shift(np.uint64(1), np.arange(n, dtype=np.uint64))
     np.bitwise_or.at(peq, q.astype(np.int64), bits)
@@ -135,13 +254,7 @@ def distances(query: bytes, keys: U8, off: I64, rows: I64) -> Distances:
         cut = lens > MAX_TEXT_UNITS
         whole_raw = np.where(cut, n + lens, whole_raw)
         whole_fold = np.where(cut, n + lens, whole_fold)
-
-    def mean(a: I64, b: I64) -> F32:
-        return ((a + b) / 2).astype(np.float32)
-
-    return Distances(whole_raw, prefix_raw, sub_raw, mean(whole_raw, whole_fold),
-                     mean(prefix_raw, prefix_fold), mean(sub_raw, sub_fold),
-                     whole_fold, prefix_fold, sub_fold, lens)
+    return _finish(whole_raw, prefix_raw, sub_raw, whole_fold, prefix_fold, sub_fold, lens)
 
 
 def literal_quality(d: Distances, n: int, *, exact_ok: bool = True) -> tuple[F32, U8]:

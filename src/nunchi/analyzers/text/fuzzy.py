@@ -24,6 +24,7 @@ once). `compact` folds the delta into a new base (it runs by itself when the del
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from collections.abc import Collection, Iterable, Mapping, Sequence
@@ -57,6 +58,8 @@ _MAX_LIMIT = 1000
 _MAX_TEXT_CHARS = 1000
 _MULTI_ITEMS = 400       # entries of its rarest word whose items a multi-word query checks
 _KEYBOARD_WEIGHT = 0.97
+_text_of = functools.lru_cache(maxsize=16_384)(key_to_text)
+"""A text from its key, for the mixed-query check (the same names come up query after query)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,7 +352,7 @@ class _SegmentSearch:
             if v.pattern is not None:
                 for i in np.flatnonzero(q > 0):
                     start, end = seg.key_off[tids[i]], seg.key_off[tids[i] + 1]
-                    if not v.pattern.search(key_to_text(seg.keys[start:end].tobytes())):
+                    if not v.pattern.search(_text_of(seg.keys[start:end].tobytes())):
                         q[i] = 0
         else:
             d = fm.distances(v.key, seg.keys, seg.key_off, tids)
@@ -420,23 +423,33 @@ class _SegmentSearch:
         ents = seg.entries_of_items(items)
         owner = np.searchsorted(items, seg.ent_item[ents])
 
-        def per_item(token: Token) -> tuple[F32, npt.NDArray[np.uint8]]:
-            scores, how = self._score_entries(token, ents)
+        def per_item(token: Token, alive: npt.NDArray[np.bool_] | None = None
+                     ) -> tuple[F32, npt.NDArray[np.uint8]]:
+            """Best score and kind per item (0 for the items not ``alive``: not verified)."""
+            mine, whose = (ents, owner) if alive is None else (ents[alive[owner]],
+                                                                owner[alive[owner]])
             best = np.zeros(len(items), dtype=np.float32)
-            np.maximum.at(best, owner, scores)
             kind = np.full(len(items), fm.FUZZY, dtype=np.uint8)
-            is_best = (scores >= best[owner]) & (scores > 0)
-            kind[owner[is_best]] = how[is_best]
+            if len(mine) == 0:
+                return best, kind
+            scores, how = self._score_entries(token, mine)
+            np.maximum.at(best, whose, scores)
+            is_best = (scores >= best[whose]) & (scores > 0)
+            kind[whose[is_best]] = how[is_best]
             return best, kind
 
+        # Every token must match: the most selective first, each verified only on the items
+        # that matched all before it (an item that missed one scores by the joined tokens).
         total = np.zeros(len(items), dtype=np.float32)
         weakest = np.zeros(len(items), dtype=np.uint8)
         matched = np.ones(len(items), dtype=bool)
-        for token in tokens:
-            best, kind = per_item(token)
+        for token in sorted(tokens, key=self._rarity):
+            best, kind = per_item(token, None if matched.all() else matched)
             matched &= best > 0
             total += best
             weakest = np.maximum(weakest, kind)
+            if not matched.any():
+                break
         score = np.where(matched, 0.97 * total / len(tokens), 0).astype(np.float32)
         joined_best, joined_kind = per_item(joined)
         use_joined = joined_best > score
