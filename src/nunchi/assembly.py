@@ -12,7 +12,7 @@ retries, an app's watchers), started and stopped the same way and selected by na
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -125,9 +125,18 @@ class Platform:
             [b for b in self.background if b.name in wanted],
         )
 
-    def start(self, names: Sequence[str] | None = None, *, worker_name: str | None = None) -> None:
-        """Start the chosen stages (on one Worker) and background loops."""
+    def start(
+        self,
+        names: Sequence[str] | None = None,
+        *,
+        worker_name: str | None = None,
+        exclude: Collection[str] = (),
+    ) -> None:
+        """Start the chosen stages (on one Worker) and background loops, but the ``exclude``d
+        (run elsewhere: :mod:`nunchi.runtime.processes`)."""
         stages, loops = self.select(names)
+        stages = [s for s in stages if s.name not in exclude]
+        loops = [b for b in loops if b.name not in exclude]
         if stages:
             self.worker = Worker(
                 self.core.bus,

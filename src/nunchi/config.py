@@ -89,9 +89,13 @@ class Settings(BaseSettings):
     server on loopback that speaks plain SMTP."""
     smtp_from: str = "nunchi@localhost"
 
+    stage_processes: Literal["auto", "on", "off"] = "auto"
+    """Whether ``nunchi up`` runs the CPU-bound stages (chat scoring) in worker processes of
+    their own: ``auto`` = on a machine with two or more cores."""
     chat_scorers: int | Literal["auto"] = "auto"
-    """Processes that score chat (profanity, polarity, keywords) beside the one that stores
-    it: ``auto`` = one on a machine with two or more cores, ``0`` = in the stage's thread."""
+    """Extra processes that score chat (profanity, polarity, keywords) for each ``chat.score``
+    stage: ``auto`` = ``0``, in the stage's thread (the stage has a process of its own under
+    ``nunchi up`` on two or more cores, see ``stage_processes``; scale out with workers)."""
     chat_youtube_api_key: SecretStr = SecretStr("")
     """YouTube Data API v3 key: watches of YouTube use the official API when it is set."""
     chat_chzzk_access_token: SecretStr = SecretStr("")

@@ -66,6 +66,7 @@ def register(app: typer.Typer) -> None:
 
         from nunchi.assembly import open_platform
         from nunchi.jobs.relay import OUTBOX_RELAY
+        from nunchi.runtime.processes import StageProcesses, use_processes
         from nunchi.web.app import create_app
         from nunchi.web.auth import check_auth_mode
         from nunchi.web.pages.security import pages_need_login
@@ -78,8 +79,16 @@ def register(app: typer.Typer) -> None:
         settings = settings.model_copy(update={"host": host, "port": port})
         check_auth_mode(settings)  # before anything starts
         platform = open_platform(settings)
+        own = [s.name for s in platform.stages if s.own_process]
+        children = StageProcesses(
+            own if workers and own and use_processes(settings.stage_processes) else []
+        )
         try:
-            platform.start(None if workers else [OUTBOX_RELAY], worker_name="up")
+            platform.start(
+                None if workers else [OUTBOX_RELAY], worker_name="up", exclude=children.stages
+            )
+            if children.stages:
+                children.start()
             web = create_app(settings, platform=platform)
             apps = " · ".join(f"{a.text(a.title, 'ko')}: {a.path}" for a in platform.apps if a.path)
             err.print(f"[bold]nunchi[/] http://{host}:{port}  ({apps} · API: /docs)")
@@ -105,6 +114,7 @@ def register(app: typer.Typer) -> None:
             logging.getLogger("uvicorn.access").addFilter(_NoQueryStrings())  # after Config
             uvicorn.Server(config).run()
         finally:
+            children.stop()
             platform.stop()
             platform.close()
 
@@ -118,6 +128,10 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--list", help="List the stages and loops, then exit.")
         ] = False,
         name: Annotated[str | None, typer.Option(help="Worker name shown in logs.")] = None,
+        parent: Annotated[
+            int | None,
+            typer.Option(help="Stop when this process is gone (set by `nunchi up`).", hidden=True),
+        ] = None,
     ) -> None:
         """Run chosen stages (default: all) until SIGTERM or Ctrl-C.
 
@@ -142,6 +156,10 @@ def register(app: typer.Typer) -> None:
             stop = threading.Event()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, lambda *_: stop.set())
+            if parent is not None:
+                from nunchi.runtime.processes import exit_with_parent
+
+                exit_with_parent(parent, stop)
             platform.start(stage, worker_name=name)
             chosen = ", ".join(stage) if stage else "all stages"
             shown = redact_url(settings.bus_url)

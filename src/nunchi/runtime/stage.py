@@ -85,6 +85,9 @@ class Stage:
     handle_batch: BatchHandler | None = None
     partitions: int = 0
     """Partitions to create the topic with; 0 means the settings' default."""
+    own_process: bool = False
+    """CPU-bound: ``nunchi up`` on two or more cores runs it in a worker process of its own
+    (:mod:`nunchi.runtime.processes`), so it neither slows nor is slowed by the rest."""
 
     @property
     def consumer_group(self) -> str:

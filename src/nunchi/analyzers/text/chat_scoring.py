@@ -2,10 +2,11 @@
 (positive / neutral / negative: the chat layer over the review model) and keywords (the word
 cloud), all vectorised over a poll's messages.
 
-Scoring is CPU work and Python threads share one core, so a process may hand it to a small pool
-of scorer processes (``NUNCHI_CHAT_SCORERS``): the stage's thread only waits for the results,
-and the store, the bus and the web server keep the other core. It lives with the analyzers, not
-in the chat app, so a scorer process imports the analyzers only (not every app).
+Scoring is CPU work and Python threads share one core. Under ``nunchi up`` on two or more cores
+the scoring stage runs in a worker process of its own (``Stage.own_process``), so it scores in
+its own thread; a process may also hand the scoring to a small pool of scorer processes
+(``NUNCHI_CHAT_SCORERS``), the stage's thread then only waiting for the results. It lives with
+the analyzers, not in the chat app, so a scorer process imports the analyzers only.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ChatScorer", "Scores", "ScoringPool", "default_scorers", "score_texts"]
+__all__ = ["ChatScorer", "Scores", "ScoringPool", "score_texts"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,8 +166,3 @@ class ScoringPool:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
 
-
-def default_scorers() -> int:
-    """Scorer processes when the setting says ``auto``: one on a machine with two or more
-    cores (the scoring gets its own core), none on a single core."""
-    return 1 if (os.cpu_count() or 1) >= 2 else 0

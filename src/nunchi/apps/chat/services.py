@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from nunchi.analyzers.text.chat_scoring import ScoringPool, default_scorers
+from nunchi.analyzers.text.chat_scoring import ScoringPool
 from nunchi.apps.chat.alerts import AlertEvaluator, AlertRules
 from nunchi.apps.chat.models import ChatWatch
 from nunchi.apps.chat.records import raw_message
@@ -59,7 +59,7 @@ class ChatServices:
         settings = self.core.settings
         scorers = settings.chat_scorers
         self.chat = ChatService(self.core.sessions)
-        self.pool = ScoringPool(default_scorers() if scorers == "auto" else int(scorers))
+        self.pool = ScoringPool(0 if scorers == "auto" else int(scorers))
         self.runner = WatchRunner(
             self.core.sessions,
             self.core.bus,

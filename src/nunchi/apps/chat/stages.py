@@ -97,6 +97,7 @@ def score_stage(pool: ScoringPool, partitions: int = 0) -> Stage:
         handle_batch=handle_batch,
         retry=_RETRY,
         partitions=partitions,
+        own_process=True,
     )
 
 
