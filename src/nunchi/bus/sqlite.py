@@ -35,7 +35,7 @@ from nunchi.bus._common import (
     partition_for_key,
 )
 from nunchi.bus._sqlite_consumer import SqliteConsumer
-from nunchi.bus._sqlite_db import Database, encode_headers, notifier_for, now
+from nunchi.bus._sqlite_db import Database, encode_headers, notifier_for, now, release_notifier
 from nunchi.bus._sqlite_retention import PRUNE_CHUNK, prune_chunk
 from nunchi.bus.base import Bus, Message
 from nunchi.errors import InvalidInput, NotFound
@@ -91,6 +91,7 @@ class SqliteBus(Bus):
         self.prune_interval = prune_interval
         self._db = Database(path, busy_timeout=busy_timeout, synchronous=synchronous)
         self._notifier = notifier_for(path)
+        self._released = False
         self._counts: dict[str, int] = {}
         self._round_robin: dict[str, itertools.count[int]] = {}
         self._lock = threading.Lock()
@@ -291,3 +292,7 @@ class SqliteBus(Bus):
         for member in list(self._consumers):
             member.close()
         self._db.close()
+        with self._lock:
+            released, self._released = self._released, True
+        if not released:
+            release_notifier(self.path)

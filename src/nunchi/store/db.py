@@ -1,7 +1,8 @@
 """The SQL store: engine and session factories and schema migrations (Alembic, run in code).
 
 SQLite (embedded default) gets WAL, foreign keys, a busy timeout and ``synchronous=NORMAL``
-on every connection. PostgreSQL goes through psycopg 3 with a pre-pinged connection pool.
+on every connection, and its WAL checkpointed off the commit path (:class:`_Checkpoints`).
+PostgreSQL goes through psycopg 3 with a pre-pinged connection pool.
 The platform's migrations ship inside the package (``nunchi/store/migrations/versions``); each
 app brings its own folder, a branch of the same history (its first revision has the app's name
 as branch label), named in a :class:`Schema`. :func:`migrate` applies every branch under a lock
@@ -16,6 +17,8 @@ import fcntl
 import importlib
 import logging
 import os
+import threading
+import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,6 +121,55 @@ def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
         cur.close()
 
 
+_CHECKPOINT_EVERY = 1.0
+
+
+class _Checkpoints:
+    """Copies a SQLite store's WAL into the file once a second after commits, on a thread
+    of its own (``PASSIVE``: no reader or writer waits), so the automatic checkpoint, which
+    runs inside the commit that crosses 1,000 WAL pages and pays its fsyncs there, seldom has
+    anything to do. Started on the engine's first connection, ended when it is disposed or
+    garbage collected."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = weakref.ref(engine)
+        self._commits = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        event.listen(engine, "commit", self._committed)
+        event.listen(engine, "engine_disposed", lambda _engine: self._stop.set())
+
+    def _committed(self, _conn: Any) -> None:
+        self._commits += 1
+        if self._thread is None or not self._thread.is_alive():
+            with self._lock:
+                if (self._thread is None or not self._thread.is_alive()) and not (
+                    self._stop.is_set()
+                ):
+                    self._thread = threading.Thread(
+                        target=self._run, name="nunchi-store-checkpoint", daemon=True
+                    )
+                    self._thread.start()
+
+    def _run(self) -> None:
+        done = 0
+        while not self._stop.wait(_CHECKPOINT_EVERY):
+            engine = self._engine()
+            if engine is None:
+                return
+            if self._commits == done:
+                del engine
+                continue
+            done = self._commits
+            try:
+                with engine.connect() as conn:
+                    conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+            except Exception as e:  # busy or closing: the next round (or SQLite) does it
+                log.debug("store checkpoint skipped: %s", e)
+            del engine
+
+
 def _is_memory_sqlite(url: URL) -> bool:
     db = url.database or ""
     return db in ("", ":memory:") or "mode=memory" in db or url.query.get("mode") == "memory"
@@ -148,6 +200,8 @@ def create_engine_for(url: str, *, echo: bool = False) -> Engine:
                 parsed, echo=echo, connect_args=connect_args, pool_size=8, max_overflow=16
             )
         event.listen(engine, "connect", _sqlite_on_connect)
+        if not _is_memory_sqlite(parsed):
+            _Checkpoints(engine)
         return engine
     return _sa_create_engine(
         parsed,
