@@ -12,7 +12,7 @@ retries, an app's watchers), started and stopped the same way and selected by na
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -27,6 +27,7 @@ from nunchi.jobs.relay import outbox_relay
 from nunchi.jobs.service import JobService
 from nunchi.jobs.stages import job_stages
 from nunchi.runtime.background import Background, threaded
+from nunchi.runtime.processes import StageProcesses
 from nunchi.runtime.stage import Stage
 from nunchi.runtime.worker import StageStats, Worker
 from nunchi.store.db import Schema
@@ -61,6 +62,8 @@ class Platform:
     stages: list[Stage]
     background: list[Background]
     worker: Worker | None = None
+    processes: StageProcesses | None = None
+    """The child workers of the stages that run in processes of their own, once started."""
     _services: dict[str, object] = field(default_factory=dict)
     _started: list[Background] = field(default_factory=list)
 
@@ -130,13 +133,15 @@ class Platform:
         names: Sequence[str] | None = None,
         *,
         worker_name: str | None = None,
-        exclude: Collection[str] = (),
+        own_processes: bool = False,
     ) -> None:
-        """Start the chosen stages (on one Worker) and background loops, but the ``exclude``d
-        (run elsewhere: :mod:`nunchi.runtime.processes`)."""
+        """Start the chosen stages (on one Worker) and background loops; with
+        ``own_processes`` the stages that want a process of their own (``Stage.own_process``)
+        run as child workers instead (:mod:`nunchi.runtime.processes`)."""
         stages, loops = self.select(names)
-        stages = [s for s in stages if s.name not in exclude]
-        loops = [b for b in loops if b.name not in exclude]
+        if own_processes and any(s.own_process for s in stages):
+            self.processes = StageProcesses([s.name for s in stages if s.own_process])
+            stages = [s for s in stages if not s.own_process]
         if stages:
             self.worker = Worker(
                 self.core.bus,
@@ -148,13 +153,19 @@ class Platform:
         for loop in loops:
             loop.start()
             self._started.append(loop)
+        if self.processes is not None:
+            self.processes.start()
 
     def stats(self) -> Mapping[str, StageStats]:
         """Per-stage counters of this process's worker (empty when it runs no stage)."""
         return self.worker.stats() if self.worker is not None else {}
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Stop loops and the worker gracefully (in-flight work finishes or is redelivered)."""
+        """Stop the child workers, the loops and the worker gracefully (in-flight work
+        finishes or is redelivered)."""
+        if self.processes is not None:
+            self.processes.stop(timeout)
+            self.processes = None
         for loop in self._started:
             loop.stop(min(timeout, 10.0))
         self._started.clear()

@@ -66,7 +66,7 @@ def register(app: typer.Typer) -> None:
 
         from nunchi.assembly import open_platform
         from nunchi.jobs.relay import OUTBOX_RELAY
-        from nunchi.runtime.processes import StageProcesses, use_processes
+        from nunchi.runtime.processes import use_processes
         from nunchi.web.app import create_app
         from nunchi.web.auth import check_auth_mode
         from nunchi.web.pages.security import pages_need_login
@@ -79,16 +79,12 @@ def register(app: typer.Typer) -> None:
         settings = settings.model_copy(update={"host": host, "port": port})
         check_auth_mode(settings)  # before anything starts
         platform = open_platform(settings)
-        own = [s.name for s in platform.stages if s.own_process]
-        children = StageProcesses(
-            own if workers and own and use_processes(settings.stage_processes) else []
-        )
         try:
             platform.start(
-                None if workers else [OUTBOX_RELAY], worker_name="up", exclude=children.stages
+                None if workers else [OUTBOX_RELAY],
+                worker_name="up",
+                own_processes=use_processes(settings.stage_processes),
             )
-            if children.stages:
-                children.start()
             web = create_app(settings, platform=platform)
             apps = " · ".join(f"{a.text(a.title, 'ko')}: {a.path}" for a in platform.apps if a.path)
             err.print(f"[bold]nunchi[/] http://{host}:{port}  ({apps} · API: /docs)")
@@ -114,7 +110,6 @@ def register(app: typer.Typer) -> None:
             logging.getLogger("uvicorn.access").addFilter(_NoQueryStrings())  # after Config
             uvicorn.Server(config).run()
         finally:
-            children.stop()
             platform.stop()
             platform.close()
 

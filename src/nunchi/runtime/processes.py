@@ -87,6 +87,12 @@ class StageProcesses:
                                         daemon=True)  # fmt: skip
         self._thread.start()
 
+    def states(self) -> list[tuple[str, int | None]]:
+        """Each stage with its child's process id (None while it is being restarted)."""
+        with self._lock:
+            return [(c.stage, c.popen.pid if c.popen is not None and c.popen.poll() is None
+                     else None) for c in self._children]  # fmt: skip
+
     def pids(self) -> dict[str, int]:
         """The running children's process ids, by stage."""
         with self._lock:

@@ -141,6 +141,9 @@ def test_nunchi_up_scores_chat_in_a_child_that_ends_with_it(tmp_path: Path) -> N
         scorer = scorers[0]
         assert _cmdline(scorer)[-6:] == ["--stage", "chat.score", "--name", "up-chat.score",
                                          "--parent", str(up.pid)]  # fmt: skip
+        ops = client.get("/ops")
+        assert ops.status_code == 200
+        assert f"<code>chat.score</code> (프로세스 {scorer})" in ops.text
         body = {"messages": [{"message_id": str(i), "author_id": "a", "text": f"안녕 {i} 씨발"}
                              for i in range(30)]}  # fmt: skip
         assert client.post("/api/v1/chat/b1/messages", json=body).status_code == 202

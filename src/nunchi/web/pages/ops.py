@@ -28,6 +28,7 @@ def _panel(platform: Platform) -> dict[str, Any]:
     return {
         "has_worker": platform.worker is not None,
         "stages": stage_rows(platform.stats()),
+        "stage_processes": platform.processes.states() if platform.processes else [],
         "has_jobs": True,
         "counts": count_table(platform.jobs.counts()),
         "webhook_counts": platform.webhooks.counts(),
