@@ -24,6 +24,7 @@ from pathlib import Path
 from nunchi.bus._sqlite_wake import Relay, open_relay
 from nunchi.errors import BusError, BusUnavailable, InvalidInput
 from nunchi.paths import private_file
+from nunchi.sqlite_wal import PASSIVE, WalCheckpoints
 
 __all__ = [
     "Database",
@@ -186,7 +187,6 @@ def release_notifier(path: str) -> None:
 
 
 _HEADER = struct.Struct(">HI")
-_CHECKPOINT_EVERY = 1.0
 
 
 def encode_headers(headers: Mapping[str, bytes]) -> bytes | None:
@@ -248,9 +248,7 @@ class Database:
         """Connections this process has opened in all (closed ones included)."""
         self._lock = threading.Lock()
         self._closed = False
-        self._writes = 0
-        self._stop = threading.Event()
-        self._checkpointer: threading.Thread | None = None
+        self._checkpoints = WalCheckpoints(self._checkpoint, "nunchi-bus-checkpoint")
         with self.write() as conn:
             for statement in _SCHEMA.split(";"):  # not executescript: it would COMMIT first
                 if statement.strip():
@@ -262,23 +260,10 @@ class Database:
                 )
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
-    def _checkpoint_loop(self) -> None:
-        """Copy the WAL into the file once a second after writes (``PASSIVE``: it waits for
-        no reader or writer), so the automatic checkpoint, which runs inside the commit that
-        crosses 1,000 WAL pages and pays its fsyncs there, seldom has anything to do: a
-        publish or commit no longer stalls for a checkpoint now and then (the live chat's
-        p99 latency)."""
-        done = 0
-        while not self._stop.wait(_CHECKPOINT_EVERY):
-            if self._writes == done:
-                continue
-            done = self._writes
-            try:
-                with self.read() as conn:
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-            except BusError:  # closed, or the file is busy: the next round (or SQLite) does it
-                if self._closed:
-                    return
+    def _checkpoint(self) -> bool:
+        with self.read() as conn:
+            conn.execute(PASSIVE)
+        return True
 
     def _open(self) -> sqlite3.Connection:
         conn = sqlite3.connect(
@@ -350,19 +335,7 @@ class Database:
                     conn.rollback()
                 raise
             conn.execute("COMMIT")
-        self._writes += 1
-        if self._checkpointer is None or not self._checkpointer.is_alive():
-            self._start_checkpointer()
-
-    def _start_checkpointer(self) -> None:
-        with self._lock:
-            running = self._checkpointer
-            if self._closed or (running is not None and running.is_alive()):
-                return
-            self._checkpointer = threading.Thread(
-                target=self._checkpoint_loop, name="nunchi-bus-checkpoint", daemon=True
-            )
-            self._checkpointer.start()
+        self._checkpoints.wrote()
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
@@ -373,10 +346,7 @@ class Database:
 
     def close(self) -> None:
         """Stop the checkpoints and close every connection this process opened."""
-        self._stop.set()
-        checkpointer = self._checkpointer
-        if checkpointer is not None and checkpointer is not threading.current_thread():
-            checkpointer.join(self.busy_timeout + 1)
+        self._checkpoints.stop(close=True, timeout=self.busy_timeout + 1)
         with self._lock:
             self._closed = True
             conns, self._all = [conn for _, conn in self._all], []

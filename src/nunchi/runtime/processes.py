@@ -95,9 +95,7 @@ class StageProcesses:
 
     def pids(self) -> dict[str, int]:
         """The running children's process ids, by stage."""
-        with self._lock:
-            return {c.stage: c.popen.pid for c in self._children
-                    if c.popen is not None and c.popen.poll() is None}  # fmt: skip
+        return {stage: pid for stage, pid in self.states() if pid is not None}
 
     def _spawn(self, child: _Child) -> None:
         args = [*self.command, "worker", "--stage", child.stage, "--name", f"up-{child.stage}",

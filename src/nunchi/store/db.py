@@ -1,7 +1,7 @@
 """The SQL store: engine and session factories and schema migrations (Alembic, run in code).
 
 SQLite (embedded default) gets WAL, foreign keys, a busy timeout and ``synchronous=NORMAL``
-on every connection, and its WAL checkpointed off the commit path (:class:`_Checkpoints`).
+on every connection, and its WAL checkpointed off the commit path (:func:`_checkpoints`).
 PostgreSQL goes through psycopg 3 with a pre-pinged connection pool.
 The platform's migrations ship inside the package (``nunchi/store/migrations/versions``); each
 app brings its own folder, a branch of the same history (its first revision has the app's name
@@ -17,7 +17,6 @@ import fcntl
 import importlib
 import logging
 import os
-import threading
 import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ from sqlalchemy.pool import StaticPool
 
 from nunchi.errors import InvalidInput, StoreError
 from nunchi.paths import private_file
+from nunchi.sqlite_wal import PASSIVE, WalCheckpoints
 
 __all__ = [
     "MIGRATIONS_DIR",
@@ -121,53 +121,23 @@ def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
         cur.close()
 
 
-_CHECKPOINT_EVERY = 1.0
+def _checkpoints(engine: Engine) -> None:
+    """The WAL of a SQLite store's file checkpointed off the commit path
+    (:mod:`nunchi.sqlite_wal`): after commits, paused while the engine is disposed, ended once
+    it is garbage collected."""
+    ref = weakref.ref(engine)
 
+    def checkpoint() -> bool:
+        found = ref()
+        if found is None:
+            return False
+        with found.connect() as conn:
+            conn.exec_driver_sql(PASSIVE)
+        return True
 
-class _Checkpoints:
-    """Copies a SQLite store's WAL into the file once a second after commits, on a thread
-    of its own (``PASSIVE``: no reader or writer waits), so the automatic checkpoint, which
-    runs inside the commit that crosses 1,000 WAL pages and pays its fsyncs there, seldom has
-    anything to do. Started on the engine's first connection, ended when it is disposed or
-    garbage collected."""
-
-    def __init__(self, engine: Engine) -> None:
-        self._engine = weakref.ref(engine)
-        self._commits = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-        event.listen(engine, "commit", self._committed)
-        event.listen(engine, "engine_disposed", lambda _engine: self._stop.set())
-
-    def _committed(self, _conn: Any) -> None:
-        self._commits += 1
-        if self._thread is None or not self._thread.is_alive():
-            with self._lock:
-                if (self._thread is None or not self._thread.is_alive()) and not (
-                    self._stop.is_set()
-                ):
-                    self._thread = threading.Thread(
-                        target=self._run, name="nunchi-store-checkpoint", daemon=True
-                    )
-                    self._thread.start()
-
-    def _run(self) -> None:
-        done = 0
-        while not self._stop.wait(_CHECKPOINT_EVERY):
-            engine = self._engine()
-            if engine is None:
-                return
-            if self._commits == done:
-                del engine
-                continue
-            done = self._commits
-            try:
-                with engine.connect() as conn:
-                    conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
-            except Exception as e:  # busy or closing: the next round (or SQLite) does it
-                log.debug("store checkpoint skipped: %s", e)
-            del engine
+    checkpoints = WalCheckpoints(checkpoint, "nunchi-store-checkpoint")
+    event.listen(engine, "commit", lambda _conn: checkpoints.wrote())
+    event.listen(engine, "engine_disposed", lambda _engine: checkpoints.stop())
 
 
 def _is_memory_sqlite(url: URL) -> bool:
@@ -201,7 +171,7 @@ def create_engine_for(url: str, *, echo: bool = False) -> Engine:
             )
         event.listen(engine, "connect", _sqlite_on_connect)
         if not _is_memory_sqlite(parsed):
-            _Checkpoints(engine)
+            _checkpoints(engine)
         return engine
     return _sa_create_engine(
         parsed,
