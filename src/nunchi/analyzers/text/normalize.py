@@ -235,30 +235,48 @@ class Normalizer:
 
     def __call__(self, text: str) -> Normalized:
         """Normalise ``text``; see the module docstring for the steps."""
+        return self._run(text, skip=True)
+
+    def _run(self, text: str, *, skip: bool) -> Normalized:
+        """The steps in order. With ``skip``, a step is left out where the text cannot give
+        it anything to do (no jamo to compose, no 8 to read, no space to join, ...): the same
+        result, cheaper (``skip=False`` runs every step; the tests hold the two equal)."""
         if not isinstance(text, str):
             raise TypeError(f"normalize() needs a str, got {type(text).__name__}")
-        pieces = _map_chars(text)
-        pieces = self._keyboard(pieces)
-        if _JAMO_RE.search("".join(p[0] for p in pieces)):
+        pieces = _plain_chars(text) if skip and _PLAIN_RE.fullmatch(text) else _map_chars(text)
+        chars = _chars(pieces)
+        if not skip or _ASCII_LETTER_RE.search(chars):
+            pieces = self._keyboard(pieces)
+            chars = _chars(pieces)
+        if _JAMO_RE.search(chars):
             pieces = _lookalikes(pieces)
-        pieces = [(c.lower(), s, e) if "A" <= c <= "Z" else (c, s, e) for c, s, e in pieces]
-        if _HANGUL_RE.search("".join(p[0] for p in pieces)):
-            pieces = _phonetic_digits(pieces)
-            pieces = _join_spaced(pieces)
+        if not skip or _UPPER_RE.search(chars):
+            pieces = [(c.lower(), s, e) if "A" <= c <= "Z" else (c, s, e) for c, s, e in pieces]
+        chars = _chars(pieces)
+        if _HANGUL_RE.search(chars):
+            if not skip or "8" in chars:
+                pieces = _phonetic_digits(pieces)
+            if not skip or _one_letter_words(chars) >= 2:
+                pieces = _join_spaced(pieces)
             pieces = _fold_repeats(pieces)
-            pieces = _drop_noise(pieces)
-            pieces = [p for p, _ in _compose(pieces)]
+            chars = _chars(pieces)
+            if not skip or _WEDGED_RE.search(chars):
+                pieces = _drop_noise(pieces)
+            jamo = not skip or _JAMO_RE.search(chars)  # drop_noise adds none
+            if jamo:
+                pieces = [p for p, _ in _compose(pieces)]
             pieces = _fold_repeats(pieces)
-            pieces = _abbreviations(pieces)
+            if jamo:
+                pieces = _abbreviations(pieces)
         else:
             pieces = _fold_repeats(pieces)
-        pieces = _squeeze_spaces(pieces)
-        return Normalized(
-            text="".join(p[0] for p in pieces),
-            index=tuple(p[1] for p in pieces),
-            ends=tuple(p[2] for p in pieces),
-            original=text,
-        )
+        chars = _chars(pieces)
+        if not skip or "  " in chars or chars.startswith(" ") or chars.endswith(" "):
+            pieces = _squeeze_spaces(pieces)
+        if not pieces:
+            return Normalized(text="", index=(), ends=(), original=text)
+        letters, index, ends = zip(*pieces, strict=True)
+        return Normalized(text="".join(letters), index=index, ends=ends, original=text)
 
     def _keyboard(self, pieces: list[_Piece]) -> list[_Piece]:
         """Read runs of Latin letters typed on a Korean keyboard when they spell a root."""
@@ -278,6 +296,28 @@ class Normalizer:
             return pieces
         out.extend(pieces[pos:])
         return out
+
+
+_PLAIN_RE = re.compile(r"[가-힣\x20-\x7e]*")
+"""Text whose characters `_map_chars` keeps as they are (Hangul syllables, printable ASCII)."""
+_ASCII_LETTER_RE = re.compile(r"[A-Za-z]")
+_UPPER_RE = re.compile(r"[A-Z]")
+_WEDGED_RE = re.compile(r"[가-힣ㄱ-ㅣ][^가-힣ㄱ-ㅣ ]{1,3}[가-힣ㄱ-ㅣ]")
+"""Where `_drop_noise` may act: one to three other characters between Hangul letters."""
+
+
+def _one_letter_words(chars: str) -> int:
+    """Words with exactly one Hangul letter: `_join_spaced` joins runs of two or more."""
+    return sum(1 for word in chars.split(" ") if len(_HANGUL_RE.findall(word)) == 1)
+
+
+def _chars(pieces: list[_Piece]) -> str:
+    return "".join([p[0] for p in pieces])
+
+
+def _plain_chars(text: str) -> list[_Piece]:
+    """`_map_chars` of a text that `_PLAIN_RE` matches: every character kept, in place."""
+    return list(zip(text, range(len(text)), range(1, len(text) + 1), strict=True))
 
 
 def _map_chars(text: str) -> list[_Piece]:

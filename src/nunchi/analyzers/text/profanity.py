@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from nunchi.analyzers.text._ngram_crc import char_gram_crcs
 from nunchi.analyzers.text.lexicon import STRONG_CATEGORIES, Lexicon, LexiconHit
 from nunchi.analyzers.text.normalize import Normalized, normalize
 from nunchi.errors import InvalidInput
@@ -45,6 +46,7 @@ __all__ = [
     "ProfanityResult",
     "count_arrays",
     "featurize",
+    "featurize_arrays",
     "mask",
     "merge_spans",
     "model_text",
@@ -165,6 +167,49 @@ def featurize(text: str, hits: Sequence[LexiconHit], cfg: FeatureConfig) -> dict
     return counts
 
 
+def featurize_arrays(texts: Sequence[str], hits: Sequence[Sequence[LexiconHit]],
+                     cfg: FeatureConfig) -> tuple[
+        npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    """The features of :func:`featurize` for many model texts at once, as ``(row, bucket,
+    count)`` arrays (what :func:`count_arrays` makes of ``featurize``'s dicts, in bucket order
+    within a row). Char n-grams are hashed with numpy (``_ngram_crc``), word n-grams through
+    the bucket cache."""
+    b = cfg.buckets
+    char_rows, crcs = char_gram_crcs([" " + t + " " for t in texts], cfg.char_min,
+                                     cfg.char_max, skip=" ")
+    cache = _bucket_cache(b)
+    crc = zlib.crc32
+    word_rows: list[int] = []
+    word_buckets: list[int] = []
+    weights: list[float] = []
+    for r, text in enumerate(texts):
+        words = text.split()
+        grams = ["\x01" + w for w in words]
+        for size in range(2, cfg.word_ngrams + 1):
+            grams.extend("\x01" + "\x02".join(words[i:i + size])
+                         for i in range(len(words) - size + 1))
+        for gram in grams:
+            k = cache.get(gram)
+            if k is None:
+                k = cache[gram] = crc(gram.encode()) % b
+            word_buckets.append(k)
+        word_rows.extend([r] * len(grams))
+    weights = [1.0] * len(word_rows)
+    if cfg.lexicon_weight > 0:
+        for r, found in enumerate(hits):
+            for hit in found:
+                for key in ("\x03" + hit.category, "\x03any", "\x04" + hit.term):
+                    word_rows.append(r)
+                    word_buckets.append(crc(key.encode()) % b)
+                    weights.append(cfg.lexicon_weight)
+    rows = np.concatenate([char_rows, np.array(word_rows, dtype=np.int64)])
+    idx = np.concatenate([(crcs % b).astype(np.int64), np.array(word_buckets, dtype=np.int64)])
+    counts = np.concatenate([np.ones(len(crcs)), np.array(weights, dtype=np.float64)])
+    keys, inverse = np.unique(rows * b + idx, return_inverse=True)
+    tf = np.bincount(inverse, counts, minlength=len(keys)).astype(np.float32)
+    return keys // b, keys % b, tf
+
+
 def ngram_positions(text: str, cfg: FeatureConfig) -> list[tuple[int, int, int]]:
     """``(bucket, start, end)`` of every char and word n-gram occurrence in model text."""
     grams = [*_char_grams(text, cfg), *_word_grams(text, cfg)]
@@ -265,10 +310,15 @@ class ModelWeights:
 
     def probabilities(self, counts: Sequence[dict[int, float]]) -> npt.NDArray[np.float64]:
         """Model probability that each message (given as feature counts) is profane."""
-        n = len(counts)
+        return self.probabilities_arrays(len(counts), *count_arrays(counts))
+
+    def probabilities_arrays(self, n: int, rows: npt.NDArray[np.int64],
+                             idx: npt.NDArray[np.int64],
+                             tf: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
+        """:meth:`probabilities` of ``n`` messages given as ``(row, bucket, count)`` arrays
+        (:func:`featurize_arrays`, :func:`count_arrays`)."""
         if n == 0:
             return np.zeros(0)
-        rows, idx, tf = count_arrays(counts)
         idf = self.idf[idx].astype(np.float64)
         val = (1.0 + np.log(np.maximum(tf, 1e-9))) * idf
         norm = np.sqrt(np.bincount(rows, val * val, minlength=n))
@@ -352,7 +402,8 @@ class ProfanityDetector:
             raise InvalidInput("score_batch needs a sequence of messages, got one str")
         preps = [prepare(self._check(t), self.lexicon) for t in texts]
         cfg = self.weights.config
-        probs = self.weights.probabilities([featurize(p.text, p.hits, cfg) for p in preps])
+        features = featurize_arrays([p.text for p in preps], [p.hits for p in preps], cfg)
+        probs = self.weights.probabilities_arrays(len(preps), *features)
         return [self._result(p, float(prob)) for p, prob in zip(preps, probs, strict=True)]
 
     def _result(self, prep: Prepared, prob: float) -> ProfanityResult:
