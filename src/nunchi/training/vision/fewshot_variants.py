@@ -30,7 +30,7 @@ from nunchi.analyzers.vision.logistic import fit_logistic, log_softmax
 from nunchi.analyzers.vision.recipes import CENTRE_SCALE, RECIPES, EmbeddingRecipe, View
 from nunchi.training.vision.fewshot import load_dataset, split
 
-__all__ = ["LOGITS", "VIEWS", "main", "variants", "view_features"]
+__all__ = ["LOGITS", "VIEWS", "main", "measure", "variants", "view_features"]
 
 F64 = NDArray[np.float64]
 Scorer = Callable[[NDArray[np.int64], NDArray[np.int64]], F64]
@@ -209,6 +209,16 @@ def _accuracy(score: Scorer, tags: Sequence[str], y: NDArray[np.int64], shots: i
             "max": round(float(a.max()), 4)}  # fmt: skip
 
 
+def measure(report: dict[str, Any], scorers: dict[str, Scorer], tags: Sequence[str],
+            y: NDArray[np.int64], shots: int) -> None:  # fmt: skip
+    """Each scorer's accuracy on seeds 0-9 and 10-49, into ``report["variants"]``."""
+    for name, score in scorers.items():
+        report["variants"][name] = {
+            "seeds_0_9": _accuracy(score, tags, y, shots, range(10)),
+            "seeds_10_49": _accuracy(score, tags, y, shots, range(10, 50)),
+        }
+
+
 def main(argv: list[str] | None = None) -> None:
     """Measure every variant and print one JSON line."""
     ap = argparse.ArgumentParser(description="Few-shot variants on the flowers photos.")
@@ -235,11 +245,7 @@ def main(argv: list[str] | None = None) -> None:
         },
         "variants": {},
     }
-    for name, score in variants(feats, y, len(names)).items():
-        report["variants"][name] = {
-            "seeds_0_9": _accuracy(score, tags, y, args.shots, range(10)),
-            "seeds_10_49": _accuracy(score, tags, y, args.shots, range(10, 50)),
-        }
+    measure(report, variants(feats, y, len(names)), tags, y, args.shots)
     print(json.dumps(report, ensure_ascii=False))
 
 
