@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import threading
+import warnings
 from collections import Counter, OrderedDict, deque
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -71,7 +72,9 @@ def _shared_kiwi() -> Any:
                 from kiwipiepy import Kiwi
             except ImportError as exc:  # pragma: no cover - kiwipiepy is a core dependency
                 raise InvalidInput("keywords need kiwipiepy: pip install kiwipiepy") from exc
-            _kiwi = Kiwi(num_workers=0)
+            with warnings.catch_warnings():  # 0 is single-thread mode since 0.21: meant
+                warnings.simplefilter("ignore", DeprecationWarning)
+                _kiwi = Kiwi(num_workers=0)
         return _kiwi
 
 

@@ -4,7 +4,6 @@ ingest of messages from any other platform or bot (HTTP batches and a WebSocket)
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -312,7 +311,7 @@ def chat_api(app: App[ChatServices]) -> APIRouter:
             while True:
                 raw = await socket.receive_text()
                 try:
-                    body = IngestBatch.model_validate_json(json.dumps(loads(raw)))
+                    body = IngestBatch.model_validate(loads(raw))
                     n = await run_in_threadpool(chat.ingest, broadcast, body)
                     await socket.send_json({"queued": n})
                 except (ValidationError, ValueError, NunchiError) as e:
