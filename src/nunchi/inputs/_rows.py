@@ -98,6 +98,11 @@ def positional(
     first_line, first_cells = first
     while first_cells and first_cells[-1] is None:
         first_cells = first_cells[:-1]  # trailing delimiters after the last name
+    if not first_cells:  # delimiters only (",,"): no column to read
+        raise InvalidInput(
+            f"line {first_line} holds only empty cells; start the file with "
+            + ("the header row (the column names)" if header else "a row of values")
+        )
     if len(first_cells) > limits.max_columns:
         raise PayloadTooLarge(
             f"line {first_line} has {len(first_cells):,} cells; at most "

@@ -49,11 +49,6 @@ def _column(header: list[str | None], names: tuple[str, ...]) -> int | None:
     return None
 
 
-def _cell(row: list[str | None], index: int) -> str | None:
-    """The cell at ``index``, None past the row's end (a short or empty row)."""
-    return row[index] if index < len(row) else None
-
-
 def _looks_like_url(text: str | None) -> bool:
     return bool(text) and str(text).strip().lower().startswith(("http://", "https://"))
 
@@ -68,12 +63,12 @@ def read_url_list(
     """The URLs (and tags) listed in ``data``. Raises the errors of
     :func:`~nunchi.inputs.tables.read_table`, and InvalidInput when no URL column is found."""
     table = read_table(data, name=name, max_rows=max_urls, max_bytes=max_bytes, header=False)
-    if not table.columns or not any(any(cell for cell in row) for row in table.rows):
+    if not table.rows:
         raise InvalidInput("the URL list is empty; give one image URL per line")
     rows = table.rows
     url_col: int = 0
     tag_col: int | None = 1 if len(table.columns) > 1 else None
-    if not _looks_like_url(_cell(rows[0], 0)):
+    if not _looks_like_url(rows[0][0]):
         found, tag_col = _column(rows[0], _URL_NAMES), _column(rows[0], _TAG_NAMES)
         if found is None:
             raise InvalidInput(
@@ -84,8 +79,8 @@ def read_url_list(
     items: list[UrlItem] = []
     errors: list[str] = []
     for number, row in enumerate(rows, start=1):
-        url = (_cell(row, url_col) or "").strip()
-        tag = ((_cell(row, tag_col) or "").strip() or None) if tag_col is not None else None
+        url = (row[url_col] or "").strip()
+        tag = ((row[tag_col] or "").strip() or None) if tag_col is not None else None
         if not url:
             errors.append(f"row {number}: no URL")
         elif not _looks_like_url(url):

@@ -316,3 +316,11 @@ def test_a_workbook_that_unpacks_to_too_much_is_refused_before_parsing() -> None
         z.writestr("xl/worksheets/sheet1.xml", b" " * (80 << 20))  # 80 MiB of spaces
     with pytest.raises(PayloadTooLarge, match=r"unpacks to 80\.0 MiB"):
         read_table(out.getvalue())
+
+
+@pytest.mark.parametrize("header", [True, False])
+@pytest.mark.parametrize("data", [b",", b",,\nx,y\n", b"\t\t\n"])
+def test_a_first_row_of_only_delimiters_is_refused(data: bytes, header: bool) -> None:
+    # b"," once read as a table of no columns with one row of no cells (an IndexError later)
+    with pytest.raises(InvalidInput, match="line 1 holds only empty cells"):
+        read_table(data, name="t.csv", header=header)

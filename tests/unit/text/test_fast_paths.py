@@ -1,7 +1,8 @@
 """The analyzers' fast paths against the plain code they replace.
 
 * `_ngram_crc.char_gram_crcs` against ``zlib.crc32`` of each n-gram cut one by one;
-* `profanity.featurize_arrays` (numpy n-gram hashing) against `featurize` (a dict per message);
+* `profanity.featurize_arrays` (numpy n-gram hashing) against the features cut and hashed
+  one n-gram string at a time;
 * the normaliser with its steps skipped where they have nothing to do against every step run.
 
 Each must give exactly what the plain code gives, on generated text mixing the characters the
@@ -10,6 +11,7 @@ steps act on (jamo, look-alikes, digits, Latin, spaces, emoji, invisible marks).
 
 from __future__ import annotations
 
+import re
 import zlib
 
 import numpy as np
@@ -21,8 +23,8 @@ from nunchi.analyzers.text.normalize import _default, normalize
 from nunchi.analyzers.text.profanity import (
     FeatureConfig,
     Lexicon,
+    LexiconHit,
     count_arrays,
-    featurize,
     featurize_arrays,
     prepare,
 )
@@ -50,13 +52,34 @@ def test_char_gram_crcs_equal_zlib(texts: list[str], low: int, high: int) -> Non
     assert sorted(zip(rows.tolist(), crcs.tolist(), strict=True)) == want
 
 
+def _plain_features(text: str, hits: list[LexiconHit], cfg: FeatureConfig) -> dict[int, float]:
+    """The features as the model card describes them, one n-gram string at a time."""
+    padded = " " + text + " "
+    grams = [padded[i : i + n] for n in range(cfg.char_min, cfg.char_max + 1)
+             for i in range(len(padded) - n + 1)]  # fmt: skip
+    grams = [g for g in grams if g != " "]
+    words = re.findall(r"\S+", text)
+    grams += ["\x01" + "\x02".join(words[i : i + n]) for n in range(1, cfg.word_ngrams + 1)
+              for i in range(len(words) - n + 1)]  # fmt: skip
+    counts: dict[int, float] = {}
+    for gram in grams:
+        k = zlib.crc32(gram.encode()) % cfg.buckets
+        counts[k] = counts.get(k, 0.0) + 1.0
+    for hit in hits:
+        for key in ("\x03" + hit.category, "\x03any", "\x04" + hit.term):
+            k = zlib.crc32(key.encode()) % cfg.buckets
+            counts[k] = counts.get(k, 0.0) + cfg.lexicon_weight
+    return counts
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(_TEXT, max_size=8))
-def test_featurize_arrays_equal_featurize(texts: list[str]) -> None:
+def test_featurize_arrays_equal_the_plain_features(texts: list[str]) -> None:
     cfg = FeatureConfig()
     preps = [prepare(t, _LEXICON) for t in texts]
     rows, idx, tf = featurize_arrays([p.text for p in preps], [p.hits for p in preps], cfg)
-    want_rows, want_idx, want_tf = count_arrays([featurize(p.text, p.hits, cfg) for p in preps])
+    want_rows, want_idx, want_tf = count_arrays([_plain_features(p.text, p.hits, cfg)
+                                                 for p in preps])  # fmt: skip
     got = sorted(zip(rows.tolist(), idx.tolist(), tf.tolist(), strict=True))
     want = sorted(zip(want_rows.tolist(), want_idx.tolist(), want_tf.tolist(), strict=True))
     assert got == want

@@ -90,10 +90,10 @@ def char_gram_crcs(
     """``(row, crc)`` of every character n-gram, ``min_size <= n <= max_size``, of each
     text (``crc == zlib.crc32(gram.encode())``) but the one-character grams equal to
     ``skip``. Grams are listed by size, then text, then position."""
-    ends = np.cumsum([len(t) for t in texts], dtype=np.int64)
+    lengths = np.fromiter(map(len, texts), np.int64, len(texts))
     joined = "".join(texts)
     cps = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    owner = np.repeat(np.arange(len(texts), dtype=np.int64), np.diff(ends, prepend=0))
+    owner = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
     crc, size = _char_crcs(cps)
     rows: list[I64] = []
     out: list[U32] = []

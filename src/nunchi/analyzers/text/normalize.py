@@ -250,9 +250,10 @@ class Normalizer:
             chars = _chars(pieces)
         if _JAMO_RE.search(chars):
             pieces = _lookalikes(pieces)
+            chars = _chars(pieces)
         if not skip or _UPPER_RE.search(chars):
             pieces = [(c.lower(), s, e) if "A" <= c <= "Z" else (c, s, e) for c, s, e in pieces]
-        chars = _chars(pieces)
+            chars = _chars(pieces)
         if _HANGUL_RE.search(chars):
             if not skip or "8" in chars:
                 pieces = _phonetic_digits(pieces)

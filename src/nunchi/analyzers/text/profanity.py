@@ -45,7 +45,6 @@ __all__ = [
     "ProfanityDetector",
     "ProfanityResult",
     "count_arrays",
-    "featurize",
     "featurize_arrays",
     "mask",
     "merge_spans",
@@ -115,12 +114,22 @@ def _char_grams(text: str, cfg: FeatureConfig) -> Iterator[tuple[str, int, int]]
                 yield gram, max(i - 1, 0), min(i - 1 + size, len(text))
 
 
+def _word_gram(words: Iterable[str]) -> str:
+    """The feature string of consecutive words (``\\x01`` then the words ``\\x02``-joined)."""
+    return "\x01" + "\x02".join(words)
+
+
 def _word_grams(text: str, cfg: FeatureConfig) -> Iterator[tuple[str, int, int]]:
     words = [(m.group(), m.start(), m.end()) for m in _WORD_RE.finditer(text)]
     for size in range(1, cfg.word_ngrams + 1):
         for i in range(len(words) - size + 1):
-            gram = "\x01" + "\x02".join(w[0] for w in words[i:i + size])
+            gram = _word_gram(w[0] for w in words[i:i + size])
             yield gram, words[i][1], words[i + size - 1][2]
+
+
+def _lexicon_keys(hit: LexiconHit) -> tuple[str, str, str]:
+    """The feature strings of a lexicon match: its category, any match, its term."""
+    return "\x03" + hit.category, "\x03any", "\x04" + hit.term
 
 
 _BUCKETS: dict[int, dict[str, int]] = {}
@@ -134,78 +143,47 @@ def _bucket_cache(buckets: int) -> dict[str, int]:
     return cache
 
 
-def featurize(text: str, hits: Sequence[LexiconHit], cfg: FeatureConfig) -> dict[int, float]:
-    """Hashed feature counts: char and word n-grams of model text ``text`` (see `model_text`)
-    plus one feature per lexicon category, per matched term and for any match.
-
-    A feature's bucket is ``crc32(utf-8 bytes) % cfg.buckets``; char n-grams run over the
-    text padded with one space each side, word n-grams are prefixed ``\\x01``, lexicon
-    features ``\\x03`` (category, ``any``) and ``\\x04`` (term).
-    """
-    b = cfg.buckets
-    cache = _bucket_cache(b)
-    counts: dict[int, float] = {}
-    get = counts.get
-    crc = zlib.crc32
-    padded = " " + text + " "
-    n = len(padded)
-    grams = [padded[i:i + size] for size in range(cfg.char_min, cfg.char_max + 1)
-             for i in range(n - size + 1)]
-    grams.extend(g for g, _, _ in _word_grams(text, cfg))
-    for gram in grams:
-        k = cache.get(gram)
-        if k is None:
-            if gram == " ":
-                continue
-            k = cache[gram] = crc(gram.encode()) % b
-        counts[k] = get(k, 0.0) + 1.0
-    if cfg.lexicon_weight > 0:
-        for hit in hits:
-            for key in ("\x03" + hit.category, "\x03any", "\x04" + hit.term):
-                k = crc(key.encode()) % b
-                counts[k] = get(k, 0.0) + cfg.lexicon_weight
-    return counts
-
-
 def featurize_arrays(texts: Sequence[str], hits: Sequence[Sequence[LexiconHit]],
                      cfg: FeatureConfig) -> tuple[
         npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float32]]:
-    """The features of :func:`featurize` for many model texts at once, as ``(row, bucket,
-    count)`` arrays (what :func:`count_arrays` makes of ``featurize``'s dicts, in bucket order
-    within a row). Char n-grams are hashed with numpy (``_ngram_crc``), word n-grams through
-    the bucket cache."""
+    """Hashed feature counts of many model texts (see `model_text`) as ``(row, bucket,
+    count)`` arrays, in bucket order within a row: char and word n-grams plus one feature per
+    lexicon category, per matched term and for any match.
+
+    A feature's bucket is ``crc32(utf-8 bytes) % cfg.buckets``; char n-grams run over the
+    text padded with one space each side (the lone space left out) and are hashed with numpy
+    (``_ngram_crc``); word n-grams are prefixed ``\\x01`` (through the bucket cache), lexicon
+    features ``\\x03`` (category, ``any``) and ``\\x04`` (term).
+    """
     b = cfg.buckets
     char_rows, crcs = char_gram_crcs([" " + t + " " for t in texts], cfg.char_min,
                                      cfg.char_max, skip=" ")
     cache = _bucket_cache(b)
     crc = zlib.crc32
-    word_rows: list[int] = []
-    word_buckets: list[int] = []
-    weights: list[float] = []
+    rows: list[int] = []
+    buckets: list[int] = []
     for r, text in enumerate(texts):
-        words = text.split()
-        grams = ["\x01" + w for w in words]
-        for size in range(2, cfg.word_ngrams + 1):
-            grams.extend("\x01" + "\x02".join(words[i:i + size])
-                         for i in range(len(words) - size + 1))
+        words = text.split()  # the words of _WORD_RE (\S+)
+        grams = [_word_gram(words[i:i + size]) for size in range(1, cfg.word_ngrams + 1)
+                 for i in range(len(words) - size + 1)]
         for gram in grams:
             k = cache.get(gram)
             if k is None:
                 k = cache[gram] = crc(gram.encode()) % b
-            word_buckets.append(k)
-        word_rows.extend([r] * len(grams))
-    weights = [1.0] * len(word_rows)
+            buckets.append(k)
+        rows.extend([r] * len(grams))
+    weights = [1.0] * len(rows)
     if cfg.lexicon_weight > 0:
         for r, found in enumerate(hits):
             for hit in found:
-                for key in ("\x03" + hit.category, "\x03any", "\x04" + hit.term):
-                    word_rows.append(r)
-                    word_buckets.append(crc(key.encode()) % b)
+                for key in _lexicon_keys(hit):
+                    rows.append(r)
+                    buckets.append(crc(key.encode()) % b)
                     weights.append(cfg.lexicon_weight)
-    rows = np.concatenate([char_rows, np.array(word_rows, dtype=np.int64)])
-    idx = np.concatenate([(crcs % b).astype(np.int64), np.array(word_buckets, dtype=np.int64)])
+    all_rows = np.concatenate([char_rows, np.array(rows, dtype=np.int64)])
+    idx = np.concatenate([(crcs % b).astype(np.int64), np.array(buckets, dtype=np.int64)])
     counts = np.concatenate([np.ones(len(crcs)), np.array(weights, dtype=np.float64)])
-    keys, inverse = np.unique(rows * b + idx, return_inverse=True)
+    keys, inverse = np.unique(all_rows * b + idx, return_inverse=True)
     tf = np.bincount(inverse, counts, minlength=len(keys)).astype(np.float32)
     return keys // b, keys % b, tf
 

@@ -34,7 +34,7 @@ from nunchi.analyzers.text.profanity import (
     ModelWeights,
     ProfanityDetector,
     count_arrays,
-    featurize,
+    featurize_arrays,
     prepare,
 )
 from nunchi.errors import InvalidInput
@@ -223,10 +223,11 @@ def _training_libs() -> tuple[Any, Any]:
 
 def _counts(rows: Sequence[tuple[str, int]], lexicon: Lexicon,
             cfg: FeatureConfig) -> list[dict[int, float]]:
-    out = []
-    for text, _ in rows:
-        p = prepare(text, lexicon)
-        out.append(featurize(p.text, p.hits, cfg))
+    preps = [prepare(text, lexicon) for text, _ in rows]
+    row, idx, tf = featurize_arrays([p.text for p in preps], [p.hits for p in preps], cfg)
+    out: list[dict[int, float]] = [{} for _ in preps]
+    for r, k, v in zip(row.tolist(), idx.tolist(), tf.tolist(), strict=True):
+        out[r][k] = v
     return out
 
 

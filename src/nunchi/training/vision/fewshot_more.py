@@ -114,10 +114,14 @@ def colour_histograms(files: Sequence[Path], bins: tuple[int, int, int] = (8, 3,
     return _unit(np.sqrt(np.asarray(rows, dtype=np.float64)))
 
 
-def _embed(views: F64, signed: bool = False) -> F64:
-    """The accurate recipe's combination: (signed) square root, unit views, mean, unit."""
-    x = np.sign(views) * np.sqrt(np.abs(views)) if signed else np.sqrt(np.maximum(views, 0))
-    return _unit(_unit(x).mean(1))
+def _embed(views: F64) -> F64:
+    """``(n, views, d)`` pooled features to embeddings, as the accurate recipe combines them."""
+    return _ACCURATE.combine(views.reshape(-1, views.shape[2])).astype(np.float64)
+
+
+def _embed_signed(views: F64) -> F64:
+    """The same with a signed square root, for block outputs (which go below zero)."""
+    return _unit(_unit(np.sign(views) * np.sqrt(np.abs(views))).mean(1))
 
 
 def _lda(x: F64, y: NDArray[np.int64], k: int, shrinkage: float = 0.5) -> Scorer:
@@ -166,7 +170,7 @@ def main(argv: list[str] | None = None) -> None:
         for pool in ("max", "gem3"):
             found[f"lite0, {pool} pooling"] = _lda(_embed(layers[pool]), y, k)
         for i in _BLOCKS:
-            block = _embed(layers[f"b{i}"], signed=True)
+            block = _embed_signed(layers[f"b{i}"])
             found[f"lite0 + block {i} (weight 0.5)"] = _lda(_unit(np.hstack([e0, 0.5 * block])),
                                                             y, k)  # fmt: skip
     hist = colour_histograms(files)
