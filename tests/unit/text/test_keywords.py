@@ -47,11 +47,29 @@ def test_batch_matches_single_and_keeps_order(extractor: KeywordExtractor) -> No
     assert extractor.extract(texts[0]) == ["강아지", "사진"]
 
 
+def test_by_word_joins_each_words_keywords_whatever_came_before() -> None:
+    texts = ["강아지 사진 귀엽다 ㅋㅋㅋ", "고양이 사진", "", "ㅋㅋㅋㅋ", "주식 시장 폭락 BTS"]
+    alone = KeywordExtractor(by_word=True, cache_size=0)
+    expected = [[k for word in t.split() for k in alone.extract(word)] for t in texts]
+    warm = KeywordExtractor(by_word=True, cache_size=64)
+    warm.extract_batch(["사진 주식 고양이 폭락"])  # words already seen in another text
+    assert warm.extract_batch(texts) == expected
+    assert expected[0] == ["강아지", "사진"] and expected[2] == [] and expected[3] == []
+    assert warm.extract_batch(texts[::-1]) == expected[::-1]
+    tiny = KeywordExtractor(by_word=True, cache_size=2)  # evicting while a batch is read
+    assert tiny.extract_batch(texts * 3) == expected * 3
+    first = warm.extract_batch(texts)
+    first[0].append("mutated")  # results are copies: the cache is not changed
+    assert warm.extract_batch(texts) == expected
+
+
 def test_bad_input_is_rejected(extractor: KeywordExtractor) -> None:
     with pytest.raises(InvalidInput, match="extract"):
         extractor.extract_batch("한 문장")
     with pytest.raises(InvalidInput, match="expected str"):
         extractor.extract_batch(["ok", None])  # type: ignore[list-item]
+    with pytest.raises(InvalidInput, match="expected str"):
+        KeywordExtractor(by_word=True).extract_batch(["ok", 3])  # type: ignore[list-item]
 
 
 def test_window_counts_and_expires_old_buckets() -> None:

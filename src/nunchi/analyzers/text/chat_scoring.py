@@ -23,6 +23,9 @@ from typing import Any
 
 __all__ = ["ChatScorer", "Scores", "ScoringPool", "score_texts"]
 
+_WORD_CACHE = 65_536
+"""Distinct words whose keywords a scorer keeps (chat's words repeat: see KeywordExtractor)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Scores:
@@ -57,7 +60,8 @@ class ChatScorer:
                 from nunchi.analyzers.text.keywords import KeywordExtractor
                 from nunchi.analyzers.text.profanity import ProfanityDetector
 
-                self._parts = (ProfanityDetector.load(), ChatPolarity.load(), KeywordExtractor())
+                keywords = KeywordExtractor(by_word=True, cache_size=_WORD_CACHE)
+                self._parts = (ProfanityDetector.load(), ChatPolarity.load(), keywords)
             return self._parts
 
     def score(self, texts: Sequence[str]) -> list[Scores]:

@@ -84,6 +84,13 @@ class KeywordExtractor:
     ``stopwords`` replaces :data:`DEFAULT_STOPWORDS` when given; ``keep_single`` replaces the
     one-character allow-list; ``include_stems`` adds adjective/verb stems as dictionary forms
     (``재밌`` -> ``재밌다``). Results of recent texts are cached (chat repeats itself a lot).
+
+    ``by_word`` (for chat) analyses each space-separated word on its own and caches the words
+    instead of the texts: chat's words repeat far more often than its messages (the shipped
+    sample chat: 24,824 words, 6,725 distinct), so most words of a new message are known.
+    A text's keywords are then its words' keywords in order, the same wherever the text is
+    scored, without Kiwi's context across words (docs/models.md, "Keywords", measures how
+    often that changes the result).
     """
 
     def __init__(
@@ -94,6 +101,7 @@ class KeywordExtractor:
         include_stems: bool = False,
         min_length: int = 1,
         cache_size: int = 4096,
+        by_word: bool = False,
     ) -> None:
         """Configure the extractor; the Kiwi model is loaded on first use."""
         if min_length < 1:
@@ -102,6 +110,7 @@ class KeywordExtractor:
         self.keep_single = frozenset(keep_single if keep_single is not None else SINGLE_CHAR_NOUNS)
         self.include_stems = include_stems
         self.min_length = min_length
+        self.by_word = by_word
         self._cache: OrderedDict[str, list[str]] = OrderedDict()
         self._cache_size = max(cache_size, 0)
         self._cache_lock = threading.Lock()
@@ -149,11 +158,14 @@ class KeywordExtractor:
         """Keywords of many texts; one list per text, in order."""
         if isinstance(texts, str):
             raise InvalidInput("expected a list of texts, got one string: use extract()")
-        results: list[list[str] | None] = []
-        todo: list[int] = []
         for i, text in enumerate(texts):
             if not isinstance(text, str):
                 raise InvalidInput(f"text #{i} is {type(text).__name__}, expected str")
+        if self.by_word:
+            return self._extract_by_word(texts)
+        results: list[list[str] | None] = []
+        todo: list[int] = []
+        for i, text in enumerate(texts):
             # No Hangul syllable and no Latin letter (laughter, emoji, numbers): no keyword.
             hit = self._cached(text) if _WORDLIKE.search(text) else []
             results.append(None if hit is None else list(hit))
@@ -167,6 +179,24 @@ class KeywordExtractor:
                 self._remember(texts[i], words)
                 results[i] = list(words)
         return [words if words is not None else [] for words in results]
+
+    def _extract_by_word(self, texts: Sequence[str]) -> list[list[str]]:
+        split = [text.split() for text in texts]
+        found: dict[str, list[str]] = {}
+        with self._cache_lock:
+            for words in split:
+                for word in words:
+                    if word not in found and (hit := self._cache.get(word)) is not None:
+                        self._cache.move_to_end(word)
+                        found[word] = hit
+        missing = dict.fromkeys(w for words in split for w in words if w not in found)
+        if missing:
+            kiwi = _shared_kiwi()
+            for word in missing:
+                keywords = self._words(kiwi.tokenize(word)) if _WORDLIKE.search(word) else []
+                self._remember(word, keywords)
+                found[word] = keywords
+        return [[k for word in words for k in found[word]] for words in split]
 
 
 class SlidingWindowCounter:
