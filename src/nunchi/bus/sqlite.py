@@ -17,9 +17,11 @@ Deleted pages are reused by later records; the file does not shrink.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import os
+import sqlite3
 import threading
 import time
 import weakref
@@ -43,6 +45,36 @@ from nunchi.errors import InvalidInput, NotFound
 __all__ = ["SqliteBus", "SqliteConsumer"]
 
 log = logging.getLogger(__name__)
+
+
+_RECORD_COLUMNS = 7
+_MOST_ROWS = 256
+"""Rows of one INSERT statement (7 parameters a row, far below SQLite's 32,766)."""
+
+
+def _insert_records(conn: sqlite3.Connection, values: Sequence[object]) -> None:
+    """Insert the flattened record rows ``values`` in a few multi-row statements: one
+    statement runs all its rows in one step, where ``executemany`` would take a step, and
+    hand the interpreter lock over, per row; a process with busy threads could otherwise
+    keep the write lock for many milliseconds. Row counts are powers of two, so at most nine
+    statement texts are ever prepared (and stay in the connection's statement cache)."""
+    rows = len(values) // _RECORD_COLUMNS
+    start = 0
+    size = _MOST_ROWS
+    while rows:
+        while size > rows:
+            size //= 2
+        end = start + size * _RECORD_COLUMNS
+        conn.execute(_insert_sql(size), values[start:end])
+        start, rows = end, rows - size
+
+
+@functools.cache
+def _insert_sql(rows: int) -> str:
+    return (
+        'INSERT INTO records (topic, "partition", "offset", key, value, headers, ts) VALUES '
+        + ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * rows)
+    )
 
 
 class SqliteBus(Bus):
@@ -150,6 +182,7 @@ class SqliteBus(Bus):
                     rr = self._round_robin.setdefault(m.topic, itertools.count())
                     targets.append(next(rr) % counts[m.topic])
         ts = now()
+        headers = [encode_headers(m.headers) for m in checked]  # before the write lock
         with self._db.write() as conn:
             heads: dict[tuple[str, int], int] = {}
             for topic in counts:
@@ -157,19 +190,13 @@ class SqliteBus(Bus):
                     'SELECT "partition", next_offset FROM heads WHERE topic = ?', (topic,)
                 ):
                     heads[(topic, partition)] = head
-            rows = []
-            for m, partition in zip(checked, targets, strict=True):
+            values: list[object] = []
+            for m, partition, blob in zip(checked, targets, headers, strict=True):
                 tp = (m.topic, partition)
                 offset = heads[tp]
                 heads[tp] = offset + 1
-                rows.append(
-                    (m.topic, partition, offset, m.key, m.value, encode_headers(m.headers), ts)
-                )
-            conn.executemany(
-                'INSERT INTO records (topic, "partition", "offset", key, value, headers, ts)'
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+                values += (m.topic, partition, offset, m.key, m.value, blob, ts)
+            _insert_records(conn, values)
             conn.executemany(
                 'UPDATE heads SET next_offset = ? WHERE topic = ? AND "partition" = ?',
                 [(head, topic, partition) for (topic, partition), head in heads.items()],

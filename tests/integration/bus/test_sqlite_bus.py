@@ -202,3 +202,28 @@ def test_publish_batch_of_10k_is_one_fast_transaction(tmp_path: Path) -> None:
             ).fetchall()
         assert sum(count for _, count, _, _ in rows) == 20_001
         assert all(high - low + 1 == count and low == 0 for _, count, low, high in rows)
+
+
+def test_a_batch_of_every_size_keeps_each_records_fields_and_order(tmp_path: Path) -> None:
+    db, a, b = tmp_path / "bus.db", fresh("t"), fresh("t")
+    with SqliteBus(db) as bus:
+        bus.ensure_topic(a, 1)
+        bus.ensure_topic(b, 1)
+        sent: list[Message] = []
+        for size in (1, 2, 3, 255, 256, 257, 700):  # several statements, of every row count
+            batch = [
+                Message(a if i % 3 else b, b"v%d-%d" % (size, i), key=None if i % 5 else b"k",
+                        headers={"i": b"%d" % i} if i % 2 else {})
+                for i in range(size)
+            ]  # fmt: skip
+            bus.publish_batch(batch)
+            sent += batch
+        with bus.consumer(fresh("g"), [a, b]) as consumer:
+            [records] = collect([consumer], total(len(sent)))
+    for topic in (a, b):
+        mine = [m for m in sent if m.topic == topic]
+        got = sorted((r for r in records if r.topic == topic), key=lambda r: r.offset)
+        assert [r.offset for r in got] == list(range(len(mine)))
+        assert [(r.value, r.key, dict(r.headers)) for r in got] == [
+            (m.value, m.key, dict(m.headers)) for m in mine
+        ]
