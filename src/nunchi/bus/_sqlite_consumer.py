@@ -21,6 +21,7 @@ new epoch and resumes from the committed offset.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -121,25 +122,27 @@ class SqliteConsumer(Consumer):
         self._check_open()
         if not positions:
             return
-        t = now()
+        rows = [
+            (topic, partition, offset, epoch)
+            for (topic, partition), offset in positions.items()
+            if (epoch := self._owned.get((topic, partition))) is not None
+        ]
+        if not rows:
+            return
+        # One statement (one step, the interpreter lock not handed over while the write lock
+        # is held): a position is stored where this member still holds the lease's epoch.
+        values = ", ".join(["(?, ?, ?, ?)"] * len(rows))
         with self._db.write() as conn:
-            for (topic, partition), offset in positions.items():
-                epoch = self._owned.get((topic, partition))
-                if epoch is None:
-                    continue
-                row = conn.execute(
-                    'SELECT owner, epoch FROM leases WHERE "group" = ? AND topic = ?'
-                    ' AND "partition" = ?',
-                    (self.group, topic, partition),
-                ).fetchone()
-                if row is None or row[0] != self.member_id or row[1] != epoch:
-                    continue
-                conn.execute(
-                    'INSERT INTO offsets ("group", topic, "partition", committed, updated_at)'
-                    " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET"
-                    " committed = excluded.committed, updated_at = excluded.updated_at",
-                    (self.group, topic, partition, offset, t),
-                )
+            conn.execute(
+                f'WITH v(topic, "partition", committed, epoch) AS (VALUES {values})'
+                ' INSERT INTO offsets ("group", topic, "partition", committed, updated_at)'
+                ' SELECT l."group", l.topic, l."partition", v.committed, ? FROM v JOIN leases l'
+                ' ON l."group" = ? AND l.topic = v.topic AND l."partition" = v."partition"'
+                " AND l.owner = ? AND l.epoch = v.epoch WHERE true"
+                " ON CONFLICT DO UPDATE SET"
+                " committed = excluded.committed, updated_at = excluded.updated_at",
+                [*itertools.chain.from_iterable(rows), now(), self.group, self.member_id],
+            )
 
     def assignment(self) -> set[tuple[str, int]]:
         """The ``(topic, partition)`` pairs this member holds leases for right now."""

@@ -197,9 +197,12 @@ class SqliteBus(Bus):
                 heads[tp] = offset + 1
                 values += (m.topic, partition, offset, m.key, m.value, blob, ts)
             _insert_records(conn, values)
-            conn.executemany(
-                'UPDATE heads SET next_offset = ? WHERE topic = ? AND "partition" = ?',
-                [(head, topic, partition) for (topic, partition), head in heads.items()],
+            moved = [(t, p, head) for (t, p), head in heads.items()]
+            conn.execute(
+                "UPDATE heads SET next_offset = v.column3 FROM (VALUES "
+                + ", ".join(["(?, ?, ?)"] * len(moved))
+                + ') AS v WHERE heads.topic = v.column1 AND heads."partition" = v.column2',
+                [*itertools.chain.from_iterable(moved)],
             )
         self._notifier.notify(counts)
         self._maybe_prune()
