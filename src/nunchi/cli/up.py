@@ -66,6 +66,7 @@ def register(app: typer.Typer) -> None:
 
         from nunchi.assembly import open_platform
         from nunchi.jobs.relay import OUTBOX_RELAY
+        from nunchi.runtime.heap import settle
         from nunchi.runtime.processes import use_processes
         from nunchi.web.app import create_app
         from nunchi.web.auth import check_auth_mode
@@ -86,6 +87,7 @@ def register(app: typer.Typer) -> None:
                 own_processes=use_processes(settings.stage_processes),
             )
             web = create_app(settings, platform=platform)
+            settle()  # after start-up: see nunchi.runtime.heap
             apps = " · ".join(f"{a.text(a.title, 'ko')}: {a.path}" for a in platform.apps if a.path)
             err.print(f"[bold]nunchi[/] http://{host}:{port}  ({apps} · API: /docs)")
             if not settings.auth_disabled:
@@ -134,6 +136,7 @@ def register(app: typer.Typer) -> None:
         PostgreSQL: the members of each stage's consumer group share its partitions."""
         from nunchi.assembly import open_platform
         from nunchi.errors import InvalidInput
+        from nunchi.runtime.heap import settle
 
         if not list_stages:
             _configure_logging()
@@ -156,6 +159,7 @@ def register(app: typer.Typer) -> None:
 
                 exit_with_parent(parent, stop)
             platform.start(stage, worker_name=name)
+            settle()  # after start-up: see nunchi.runtime.heap
             chosen = ", ".join(stage) if stage else "all stages"
             shown = redact_url(settings.bus_url)
             err.print(f"[bold]nunchi worker[/] running {chosen}; bus {shown}")
