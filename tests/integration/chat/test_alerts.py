@@ -100,6 +100,15 @@ def minute(client: TestClient, at: datetime, n: int, text: str, start: int) -> N
     assert client.post(f"/api/v1/chat/{B}/messages", json=body).status_code == 202
 
 
+def spike_rule(client: TestClient, **fields: Any) -> Any:
+    """Save a negative-spike rule on ``B`` with ``fields`` (channels, cooldown); the response."""
+    rule = client.post(
+        "/api/v1/chat/alerts/rules", json={"kind": "negative_spike", "broadcast": B, **fields}
+    )
+    assert rule.status_code == 201, rule.text
+    return rule
+
+
 def test_a_spike_sends_one_notice_per_channel_then_one_resolved(
     alert_platform: Platform, receiver: Receiver, mailbox: tuple[Mailbox, int]
 ) -> None:
@@ -107,18 +116,13 @@ def test_a_spike_sends_one_notice_per_channel_then_one_resolved(
     box = mailbox[0]
     app = create_app(alert_platform.settings, platform=alert_platform)
     with TestClient(app, base_url="http://localhost") as client:
-        rule = client.post(
-            "/api/v1/chat/alerts/rules",
-            json={
-                "kind": "negative_spike",
-                "broadcast": B,
-                "slack": f"http://127.0.0.1:{receiver.port}/services/T000/B000/XXXX",
-                "email": ["ops@example.com", "mod@example.com"],
-                "webhook": f"http://127.0.0.1:{receiver.port}/hook",
-                "cooldown_s": 3600,
-            },
+        rule = spike_rule(
+            client,
+            slack=f"http://127.0.0.1:{receiver.port}/services/T000/B000/XXXX",
+            email=["ops@example.com", "mod@example.com"],
+            webhook=f"http://127.0.0.1:{receiver.port}/hook",
+            cooldown_s=3600,
         )
-        assert rule.status_code == 201, rule.text
         assert rule.json()["channels"]["slack"] == f"http://127.0.0.1:{receiver.port}/…"
         total = 0
         for i in range(5):  # a calm baseline: 30 messages a minute, all positive
@@ -159,6 +163,7 @@ def test_a_spike_sends_one_notice_per_channel_then_one_resolved(
             lambda: len(client.get("/api/v1/chat/alerts").json()[0]["notices"]) == 3,
             what="three notices recorded",
         )
+        assert client.get("/api/v1/chat/alerts").json()[0]["unsent"] == []
 
         # the chat calms down: resolved after a minute without the condition, once
         minute(client, T0 + timedelta(minutes=6, seconds=5), 30, "오늘 방송 재밌다 ㅋㅋ", total)
@@ -187,6 +192,39 @@ def test_a_spike_sends_one_notice_per_channel_then_one_resolved(
             "resolved.email", "resolved.slack", "resolved.webhook",
         ]  # fmt: skip
     assert len(posts(receiver, "/services/T000/B000/XXXX")) == 2 and len(box.messages) == 2
+
+
+def test_a_notice_that_cannot_be_sent_is_listed_with_its_error(
+    alert_platform: Platform, receiver: Receiver
+) -> None:
+    """Slack down (nothing listens on its port): the alert lists that notice as not sent,
+    with its job and the connection error, beside the webhook that did go out."""
+    chat: ChatServices = alert_platform.services(CHAT_APP)
+    app = create_app(alert_platform.settings, platform=alert_platform)
+    with TestClient(app, base_url="http://localhost") as client:
+        spike_rule(
+            client,
+            slack=f"http://127.0.0.1:{free_port()}/services/T000/B000/XXXX",
+            webhook=f"http://127.0.0.1:{receiver.port}/hook",
+        )
+        for i in range(5):
+            at = T0 + timedelta(minutes=i, seconds=5)
+            minute(client, at, 30, "오늘 방송 재밌다 ㅋㅋ", 30 * i)
+        minute(client, T0 + timedelta(minutes=5, seconds=5), 30, "진짜 최악이다 실망이야", 150)
+        wait_for(lambda: count(chat) == 180, what="the spike stored")
+        assert len(chat.evaluator.evaluate(T0 + timedelta(minutes=5, seconds=50))) == 1
+
+        def listed() -> dict[str, Any]:
+            found: dict[str, Any] = client.get("/api/v1/chat/alerts").json()[0]
+            return found
+
+        wait_for(lambda: listed()["notices"] == ["opened.webhook"], what="the webhook notice")
+        wait_for(lambda: listed()["unsent"][0]["error"], what="Slack's failed attempt")
+        (unsent,) = listed()["unsent"]
+        assert unsent["notice"] == "opened.slack" and unsent["status"] in ("queued", "running")
+        assert alert_platform.jobs.get(unsent["job_id"]).kind == "chat.notify"
+        page = client.get("/chat")
+        assert page.status_code == 200 and "opened.slack" in page.text
 
 
 def test_rules_are_checked_when_saved(client: TestClient) -> None:

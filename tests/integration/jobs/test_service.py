@@ -34,6 +34,15 @@ def test_submit_stores_queues_and_publishes(service: JobService, bus: MemoryBus)
     assert detail.result is None and detail.error is None
 
 
+def test_many_reads_the_jobs_that_exist_in_one_call(service: JobService) -> None:
+    ids = [service.submit(ECHO, {"payload": i}).id for i in range(3)]
+    missing = "0" * 12 + "7" + "0" * 19
+    found = service.many([*ids, ids[0], missing, "not-an-id"])
+    assert sorted(found) == sorted(ids)
+    assert [found[i].input["payload"] for i in ids] == [0, 1, 2]
+    assert service.many([]) == {}
+
+
 def test_published_jobs_leave_no_outbox_rows(service: JobService, engine: Engine) -> None:
     service.submit(ECHO, {})
     service.submit_batch(ECHO, [{}, {}])

@@ -41,6 +41,7 @@ from nunchi.apps.chat.models import (
 )
 from nunchi.config import Settings
 from nunchi.errors import InvalidInput, NotFound, OutboundBlocked
+from nunchi.jobs.schemas import JobOut
 from nunchi.jobs.service import JobService
 from nunchi.outbound import OutboundPolicy, check_url_syntax
 from nunchi.store.ids import new_id
@@ -313,6 +314,14 @@ class AlertEvaluator:
         log.info("chat alert %s %s: notices %s", alert_id, event, sorted(sent))
 
 
+def _unsent(notice: str, job_id: str, job: JobOut | None) -> dict[str, Any]:
+    """A notice not sent yet, with its job's status and last error (``gone`` when the job
+    was pruned without sending it)."""
+    error = job.error.message if job is not None and job.error is not None else None
+    return {"notice": notice, "job_id": job_id, "status": job.status if job else "gone",
+            "error": error}  # fmt: skip
+
+
 def _where(url: str) -> str:
     """A channel URL as shown to readers: scheme and host (a Slack webhook's path is its
     secret)."""
@@ -323,9 +332,12 @@ def _where(url: str) -> str:
 class AlertRules:
     """Saving, listing and removing alert rules; listing incidents."""
 
-    def __init__(self, sessions: sessionmaker[Session], settings: Settings) -> None:
+    def __init__(
+        self, sessions: sessionmaker[Session], settings: Settings, jobs: JobService
+    ) -> None:
         self.sessions = sessions
         self.settings = settings
+        self.jobs = jobs
 
     def create(
         self,
@@ -398,20 +410,34 @@ class AlertRules:
             )
             for n in s.scalars(notices.order_by(ChatAlertNotice.event, ChatAlertNotice.channel)):
                 sent.setdefault(n.alert_id, []).append(f"{n.event}.{n.channel}")
-            return [
-                {
-                    "id": a.id,
-                    "rule_id": a.rule_id,
-                    "kind": a.kind,
-                    "broadcast": a.broadcast,
-                    "state": a.state,
-                    "opened_at": a.opened_at,
-                    "resolved_at": a.resolved_at,
-                    "detail": {k: v for k, v in (a.detail or {}).items() if k != "clear_since"},
-                    "notices": sent.get(a.id, []),
-                }
-                for a in found
-            ]
+        queued = {
+            a.id: {
+                f"{event}.{channel}": job_id
+                for event, jobs in (a.deliveries or {}).items()
+                for channel, job_id in jobs.items()
+                if f"{event}.{channel}" not in sent.get(a.id, [])
+            }
+            for a in found
+        }
+        states = self.jobs.many(j for waiting in queued.values() for j in waiting.values())
+        return [
+            {
+                "id": a.id,
+                "rule_id": a.rule_id,
+                "kind": a.kind,
+                "broadcast": a.broadcast,
+                "state": a.state,
+                "opened_at": a.opened_at,
+                "resolved_at": a.resolved_at,
+                "detail": {k: v for k, v in (a.detail or {}).items() if k != "clear_since"},
+                "notices": sent.get(a.id, []),
+                "unsent": [
+                    _unsent(notice, job_id, states.get(job_id))
+                    for notice, job_id in sorted(queued[a.id].items())
+                ],
+            }
+            for a in found
+        ]
 
     @staticmethod
     def _out(rule: AlertRule) -> dict[str, Any]:

@@ -26,6 +26,7 @@ __all__ = [
     "MessagePage",
     "MinuteOut",
     "OffenderOut",
+    "UnsentNotice",
     "WatchIn",
     "WatchOut",
 ]
@@ -255,6 +256,18 @@ class AlertRuleOut(BaseModel):
     created_at: datetime
 
 
+class UnsentNotice(BaseModel):
+    """A notice of an alert that has not gone out (yet), with its ``chat.notify`` job."""
+
+    notice: str = Field(description="event.channel, e.g. opened.slack.")
+    job_id: str
+    status: str = Field(
+        description="The job's status (queued, running, failed), or gone when "
+        "the job was pruned without sending."
+    )
+    error: str | None = Field(default=None, description="The job's last error, if any.")
+
+
 class AlertOut(BaseModel):
     """One incident: opened once, resolved once, the notices sent."""
 
@@ -267,3 +280,7 @@ class AlertOut(BaseModel):
     resolved_at: datetime | None
     detail: dict[str, Any]
     notices: list[str] = Field(description="event.channel of every notice sent.")
+    unsent: list[UnsentNotice] = Field(
+        default_factory=list,
+        description="Notices queued and not sent yet: still trying, or failed for good.",
+    )

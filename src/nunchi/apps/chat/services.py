@@ -66,7 +66,7 @@ class ChatServices:
             self.make_source,
             partitions=settings.default_partitions,
         )
-        self.rules = AlertRules(self.core.sessions, settings)
+        self.rules = AlertRules(self.core.sessions, settings, self.core.jobs)
         self.evaluator = AlertEvaluator(self.core.sessions, self.core.jobs)
 
     # -- sources ------------------------------------------------------------------------
