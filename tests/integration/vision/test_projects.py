@@ -149,7 +149,7 @@ def test_the_demo_project_is_published_once(open_vision: Callable[..., Platform]
     assert it.status == "done" and it.published and it.metrics is not None
     assert it.metrics["heldout_images"] == 50 and it.metrics["top1_accuracy"] > 0.7
     model = vision.published.model("plants-demo")
-    assert model is not None and model.recipe == "accurate"
+    assert model is not None and model.recipe == "precise"
     vision.delete_project("plants-demo")
     again = open_vision().services(VISION_APP)  # a second start: nothing comes back
     with pytest.raises(NotFound):

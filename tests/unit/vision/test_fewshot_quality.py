@@ -1,6 +1,7 @@
 """The issue's few-shot check on the flowers photos: trained from 10 photos per class, the
-vision app's default (the ``accurate`` recipe and the shrinkage-LDA head) answers >= 85% of
-the other photos right, mean over the protocol's seeds 0-9 (docs/vision-app.md)."""
+vision app's default (the ``precise`` recipe and the shrinkage-LDA head) answers >= 85% of
+the other photos right, mean over the protocol's seeds 0-9 and over the fresh seeds 10-49
+(docs/vision-app.md)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nunchi.analyzers.vision.backbone import Backbone
 from nunchi.analyzers.vision.lda import fit_lda
-from nunchi.analyzers.vision.recipes import RECIPES
+from nunchi.analyzers.vision.recipes import DEFAULT_RECIPE, RECIPES
 from nunchi.analyzers.vision.trainer import TrainSettings, few_shot
 from nunchi.training.vision.fewshot import load_dataset, split
 
@@ -19,22 +19,25 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 
 @pytest.fixture(scope="module")
-def accurate(backbone: Backbone, flowers: Path) -> tuple[np.ndarray, list[str]]:
+def embedded(flowers: Path) -> tuple[np.ndarray, list[str]]:
     files, tags = load_dataset(flowers)
-    return RECIPES["accurate"].embed(backbone, files), tags
+    return RECIPES[DEFAULT_RECIPE].embed(files), tags
 
 
-def test_ten_shot_accuracy_reaches_85_percent(accurate: tuple[np.ndarray, list[str]]) -> None:
-    # Measured: mean 0.8515, min 0.805, max 0.88 (seeds 0-9); 0.8347 over seeds 10-49.
-    vectors, tags = accurate
-    report = few_shot(vectors, tags, TrainSettings(), shots=10, seeds=10)
-    assert report["accuracy"]["mean"] >= 0.85, report["accuracy_per_seed"]
-    assert report["accuracy"]["min"] >= 0.80, report["accuracy_per_seed"]
+def test_ten_shot_accuracy_reaches_85_percent(embedded: tuple[np.ndarray, list[str]]) -> None:
+    # Measured (precise): mean 0.855, min 0.785 (seeds 0-9); 0.8522, min 0.80 (seeds 10-49);
+    # 0.8500 over seeds 50-249. The accurate recipe: 0.8515 / 0.8347 / 0.8342.
+    vectors, tags = embedded
+    report = few_shot(vectors, tags, TrainSettings(), shots=10, seeds=50)
+    per_seed = report["accuracy_per_seed"]
+    assert np.mean(per_seed[:10]) >= 0.85, per_seed[:10]
+    assert min(per_seed[:10]) >= 0.78, per_seed[:10]
+    assert np.mean(per_seed[10:]) >= 0.85, per_seed[10:]
 
 
-def test_few_shot_splits_are_the_studies_splits(accurate: tuple[np.ndarray, list[str]]) -> None:
+def test_few_shot_splits_are_the_studies_splits(embedded: tuple[np.ndarray, list[str]]) -> None:
     # few_shot must draw the same training photos as training/vision/fewshot.split.
-    vectors, tags = accurate
+    vectors, tags = embedded
     train, test = split(tags, 10, 3)
     head = fit_lda(vectors[train], [tags[i] for i in train])
     acc = float(

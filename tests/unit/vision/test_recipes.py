@@ -11,7 +11,6 @@ import onnxruntime as ort
 import pytest
 from PIL import Image
 
-from nunchi.analyzers.vision.backbone import Backbone
 from nunchi.analyzers.vision.lda import fit_lda, lda_affine
 from nunchi.analyzers.vision.onnx_views import write_recipe_classifier
 from nunchi.analyzers.vision.preprocess import load_rgb, to_array
@@ -101,19 +100,20 @@ def test_lda_head_separates_and_calibrates() -> None:
         fit_lda(x, tags, shrinkage=0.0)
 
 
-@pytest.mark.parametrize("name", ["fast", "accurate"])
+@pytest.mark.parametrize("name", ["fast", "accurate", "precise"])
 def test_exported_recipe_model_gives_the_head_s_probabilities(name: str, tmp_path: Path) -> None:
-    backbone = Backbone.load()
     r = RECIPES[name]
     photos = [_photo(i) for i in range(6)]
-    emb = r.embed(backbone, photos, batch_size=2)
+    emb = r.embed(photos, batch_size=2)
     head = fit_lda(emb, ["x", "y", "z"] * 2, calibrate=False)
-    out = write_recipe_classifier(backbone.path, head, r, tmp_path / "m.onnx")
+    out = write_recipe_classifier(head, r, tmp_path / "m.onnx")
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
     session = ort.InferenceSession(str(out), opts, providers=["CPUExecutionProvider"])
     meta = session.get_modelmeta().custom_metadata_map
     assert meta["nunchi.recipe"] == name and len(json.loads(meta["nunchi.views"])) == len(r.views)
-    views = np.stack([r.arrays(p, 224) for p in photos])
-    (probs,) = session.run(["probabilities"], {"views": views})
+    inputs = {b["input"]: b["size"] for b in json.loads(meta["nunchi.backbones"])}
+    feeds = {name: np.stack([r.arrays(p, side) for p in photos]) for name, side in inputs.items()}
+    assert sorted(feeds) == (["views", "views_360"] if name == "precise" else ["views"])
+    (probs,) = session.run(["probabilities"], feeds)
     np.testing.assert_allclose(probs, head.probabilities(emb), atol=1e-5)

@@ -87,6 +87,8 @@ class Backbone:
         if size is None:
             raise InvalidInput(f"{path} records no input size and {self._variant!r} is unknown")
         self._input_size = int(size)
+        sizes = str(meta.get("nunchi.input_sizes") or size)
+        self._input_sizes = tuple(int(v) for v in sizes.split(","))
         outputs = {o.name: o.shape for o in self._session.get_outputs()}
         if set(outputs) != {"features", "logits"}:
             raise InvalidInput(f"{path} is not a backbone (outputs {sorted(outputs)})")
@@ -124,6 +126,12 @@ class Backbone:
         return self._input_size
 
     @property
+    def input_sizes(self) -> tuple[int, ...]:
+        """Every input side the graph serves (its paddings checked at each when exported),
+        :attr:`input_size` first."""
+        return self._input_sizes
+
+    @property
     def feature_dim(self) -> int:
         """The length of one embedding."""
         return self._feature_dim
@@ -139,11 +147,10 @@ class Backbone:
 
     def run_array(self, batch: F32) -> BackboneOutput:
         """Both outputs for an already preprocessed batch."""
-        if batch.ndim != 4 or batch.shape[1:] != (3, self._input_size, self._input_size):
-            raise InvalidInput(
-                f"batch of shape {batch.shape}, want (n, 3, {self._input_size}, "
-                f"{self._input_size}): use preprocess()"
-            )
+        side = batch.shape[2] if batch.ndim == 4 else 0
+        if batch.shape[1:] != (3, side, side) or side not in self._input_sizes:
+            sides = " or ".join(f"(n, 3, {n}, {n})" for n in self._input_sizes)
+            raise InvalidInput(f"batch of shape {batch.shape}, want {sides}: use preprocess()")
         features, logits = self._session.run(
             ["features", "logits"], {"image": np.ascontiguousarray(batch, dtype=np.float32)}
         )

@@ -22,7 +22,14 @@ from nunchi.errors import InvalidInput
 if TYPE_CHECKING:
     from nunchi.analyzers.vision.head import ClassifierHead
 
-__all__ = ["classifier_model", "prune", "write_classifier"]
+__all__ = [
+    "append_head",
+    "classifier_model",
+    "head_metadata",
+    "prune",
+    "set_metadata",
+    "write_classifier",
+]
 
 _EPS = 1e-12  # as l2_normalize
 
@@ -51,20 +58,10 @@ def _opset(proto: onnx.ModelProto) -> int:
     return int(next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")))
 
 
-def classifier_model(backbone: Path, head: ClassifierHead) -> onnx.ModelProto:
-    """The backbone graph at ``backbone`` with ``head`` on its features, as one ONNX model."""
-    proto = onnx.load(str(backbone))
+def append_head(proto: onnx.ModelProto, features: str, head: ClassifierHead, batch: str) -> None:
+    """Add ``head`` on the tensor ``features`` ``(batch, feature_dim)`` of ``proto``'s graph
+    (unit length, affine map, softmax) and make ``probabilities`` the graph's only output."""
     graph = proto.graph
-    outputs = {o.name: o for o in graph.output}
-    if "features" not in outputs:
-        raise InvalidInput(f"{backbone} has no 'features' output: not a nunchi backbone")
-    dims = outputs["features"].type.tensor_type.shape.dim
-    if len(dims) != 2 or dims[1].dim_value != head.feature_dim:
-        raise InvalidInput(
-            f"{backbone} gives {dims[1].dim_value if len(dims) == 2 else '?'}-dim features, "
-            f"the head wants {head.feature_dim}: use the backbone the head was trained on"
-        )
-    batch = dims[0].dim_param or "batch"
     w, b = head.affine()
     graph.initializer.extend(
         [
@@ -76,17 +73,17 @@ def classifier_model(backbone: Path, head: ClassifierHead) -> onnx.ModelProto:
     if _opset(proto) >= 18:
         graph.initializer.append(numpy_helper.from_array(np.array([1], np.int64), "head.axes"))
         norm = helper.make_node(
-            "ReduceL2", ["features", "head.axes"], ["head.norm"], keepdims=1, name="head/ReduceL2"
+            "ReduceL2", [features, "head.axes"], ["head.norm"], keepdims=1, name="head/ReduceL2"
         )
     else:
         norm = helper.make_node(
-            "ReduceL2", ["features"], ["head.norm"], axes=[1], keepdims=1, name="head/ReduceL2"
+            "ReduceL2", [features], ["head.norm"], axes=[1], keepdims=1, name="head/ReduceL2"
         )
     graph.node.extend(
         [
             norm,
             helper.make_node("Max", ["head.norm", "head.eps"], ["head.safe_norm"], name="head/Max"),
-            helper.make_node("Div", ["features", "head.safe_norm"], ["head.unit"], name="head/Div"),
+            helper.make_node("Div", [features, "head.safe_norm"], ["head.unit"], name="head/Div"),
             helper.make_node(
                 "MatMul", ["head.unit", "head.weights"], ["head.mm"], name="head/MatMul"
             ),
@@ -100,21 +97,45 @@ def classifier_model(backbone: Path, head: ClassifierHead) -> onnx.ModelProto:
     graph.output.append(
         helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [batch, len(head.tags)])
     )
+
+
+def classifier_model(backbone: Path, head: ClassifierHead) -> onnx.ModelProto:
+    """The backbone graph at ``backbone`` with ``head`` on its features, as one ONNX model."""
+    proto = onnx.load(str(backbone))
+    graph = proto.graph
+    outputs = {o.name: o for o in graph.output}
+    if "features" not in outputs:
+        raise InvalidInput(f"{backbone} has no 'features' output: not a nunchi backbone")
+    dims = outputs["features"].type.tensor_type.shape.dim
+    if len(dims) != 2 or dims[1].dim_value != head.feature_dim:
+        raise InvalidInput(
+            f"{backbone} gives {dims[1].dim_value if len(dims) == 2 else '?'}-dim features, "
+            f"the head wants {head.feature_dim}: use the backbone the head was trained on"
+        )
+    append_head(proto, "features", head, dims[0].dim_param or "batch")
     prune(proto)
+    set_metadata(proto, head_metadata(head))
+    onnx.checker.check_model(proto)
+    return proto
+
+
+def head_metadata(head: ClassifierHead) -> dict[str, str]:
+    """What an exported classifier records of its head: tags, threshold, temperature."""
+    return {
+        "nunchi.kind": "classifier",
+        "nunchi.tags": json.dumps(list(head.tags), ensure_ascii=False),
+        "nunchi.threshold": repr(head.threshold),
+        "nunchi.temperature": repr(head.temperature),
+    }
+
+
+def set_metadata(proto: onnx.ModelProto, values: dict[str, str]) -> None:
+    """Merge ``values`` into the model's metadata (in place)."""
     meta = {p.key: p.value for p in proto.metadata_props}
-    meta.update(
-        {
-            "nunchi.kind": "classifier",
-            "nunchi.tags": json.dumps(list(head.tags), ensure_ascii=False),
-            "nunchi.threshold": repr(head.threshold),
-            "nunchi.temperature": repr(head.temperature),
-        }
-    )
+    meta.update(values)
     del proto.metadata_props[:]
     for key, value in meta.items():
         proto.metadata_props.add(key=key, value=value)
-    onnx.checker.check_model(proto)
-    return proto
 
 
 def write_classifier(backbone: Path, head: ClassifierHead, out: Path) -> Path:

@@ -1,28 +1,34 @@
 """One ONNX file for a classifier on an embedding recipe: the views of a photo in, tag
 probabilities out (pure: onnx, numpy).
 
-:func:`recipe_classifier_model` extends ``onnx_export.classifier_model`` with the recipe's
-combination of views: the input ``views`` is ``(batch, V, 3, S, S)`` float32 RGB 0..255
-(what :meth:`EmbeddingRecipe.arrays` gives for one photo, stacked), each view runs
-through the backbone, its features get the power transform and unit length, the views of a
-photo are averaged, and the head turns the average into ``probabilities`` ``(batch, tags)``.
-The recipe (views as crop boxes, power), tags and threshold are in the model's metadata.
+:func:`recipe_classifier_model` joins the recipe's backbones, its combination of views and
+the head into one graph. Each input side the recipe feeds gets an input: ``views`` for the
+first, ``views_<side>`` for any other, each ``(batch, V, 3, S, S)`` float32 RGB 0..255 (what
+:meth:`EmbeddingRecipe.arrays` gives for one photo at that side, stacked). Every view runs
+through its backbone, its features get the power transform and unit length, the views of a
+photo are averaged; with several backbones each average is scaled to unit length and the
+averages joined end to end; the head turns the result into ``probabilities`` ``(batch,
+tags)``. The recipe (views as crop boxes, power, the backbones and their inputs), tags and
+threshold are in the model's metadata.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto, compose, helper, numpy_helper
 
+from nunchi.analyzers.vision.backbone import Backbone
 from nunchi.analyzers.vision.head import ClassifierHead
-from nunchi.analyzers.vision.onnx_export import classifier_model
+from nunchi.analyzers.vision.onnx_export import append_head, head_metadata, prune, set_metadata
 from nunchi.analyzers.vision.recipes import EmbeddingRecipe
+from nunchi.errors import InvalidInput
 
-__all__ = ["recipe_classifier_model", "write_recipe_classifier"]
+__all__ = ["input_name", "recipe_classifier_model", "write_recipe_classifier"]
 
 _EPS = 1e-12
 
@@ -31,85 +37,141 @@ def _const(name: str, value: np.ndarray) -> onnx.TensorProto:
     return numpy_helper.from_array(value, name)
 
 
-def recipe_classifier_model(
-    backbone: Path, head: ClassifierHead, recipe: EmbeddingRecipe
-) -> onnx.ModelProto:
-    """The backbone at ``backbone`` with ``recipe``'s view pooling and ``head``, as one model."""
-    proto = classifier_model(backbone, head)
-    graph = proto.graph
-    (image,) = [i for i in graph.input if i.name == "image"]
-    size = image.type.tensor_type.shape.dim[2].dim_value
-    dim = head.feature_dim
-    k = len(recipe.views)
-    for node in graph.node:  # the head now reads the pooled embedding, not raw features
-        if node.name.startswith("head/"):
-            node.input[:] = ["views.pooled" if i == "features" else i for i in node.input]
-    graph.initializer.extend(
-        [
-            _const("views.in_shape", np.array([-1, 3, size, size], np.int64)),
-            _const("views.out_shape", np.array([-1, k, dim], np.int64)),
-            _const("views.zero", np.array(0.0, np.float32)),
-            _const("views.power", np.array(recipe.power, np.float32)),
-            _const("views.eps", np.array(_EPS, np.float32)),
-        ]
-    )
-    front = helper.make_node(
-        "Reshape", ["views", "views.in_shape"], ["image"], name="views/Reshape"
-    )
-    pool = [
-        helper.make_node("Max", ["features", "views.zero"], ["views.relu"], name="views/Max"),
-        helper.make_node("Pow", ["views.relu", "views.power"], ["views.pow"], name="views/Pow"),
+def input_name(recipe: EmbeddingRecipe, side: int, first_side: int) -> str:
+    """The exported model's input for the views at ``side`` (``views`` for the first)."""
+    return "views" if side == first_side else f"views_{side}"
+
+
+def _unit(x: str, out: str, prefix: str) -> list[onnx.NodeProto]:
+    """Nodes scaling the rows of ``x`` to unit length into ``out`` (as l2_normalize)."""
+    return [
         helper.make_node(
-            "ReduceL2", ["views.pow"], ["views.norm"], axes=[1], keepdims=1, name="views/L2"
-        ),
-        helper.make_node("Max", ["views.norm", "views.eps"], ["views.safe"], name="views/Eps"),
-        helper.make_node("Div", ["views.pow", "views.safe"], ["views.unit"], name="views/Div"),
-        helper.make_node(
-            "Reshape", ["views.unit", "views.out_shape"], ["views.grouped"], name="views/Group"
+            "ReduceL2", [x], [f"{prefix}.norm"], axes=[-1], keepdims=1, name=f"{prefix}/L2"
         ),
         helper.make_node(
-            "ReduceMean",
-            ["views.grouped"],
-            ["views.pooled"],
-            axes=[1],
-            keepdims=0,
-            name="views/Mean",
+            "Max", [f"{prefix}.norm", "views.eps"], [f"{prefix}.safe"], name=f"{prefix}/Eps"
         ),
+        helper.make_node("Div", [x, f"{prefix}.safe"], [out], name=f"{prefix}/Div"),
     ]
-    nodes = list(graph.node)
-    first_head = next(i for i, n in enumerate(nodes) if n.name.startswith("head/"))
-    del graph.node[:]
-    graph.node.extend([front, *nodes[:first_head], *pool, *nodes[first_head:]])
-    del graph.input[:]
-    del graph.value_info[:]  # inner shapes said "batch" where there are now batch * V rows
-    graph.input.append(
-        helper.make_tensor_value_info("views", TensorProto.FLOAT, ["batch", k, 3, size, size])
-    )
-    batch_dim = graph.output[0].type.tensor_type.shape.dim[0]
-    batch_dim.Clear()
-    batch_dim.dim_param = "batch"
-    meta = {p.key: p.value for p in proto.metadata_props}
-    meta.update(
+
+
+def recipe_classifier_model(
+    head: ClassifierHead,
+    recipe: EmbeddingRecipe,
+    backbones: Mapping[str, Backbone] | None = None,
+) -> onnx.ModelProto:
+    """``recipe``'s backbones (the committed ones unless ``backbones`` by variant), its view
+    pooling and ``head``, as one model."""
+    nets = [(run.backbone(backbones), run) for run in recipe.runs]
+    dims = sum(net.feature_dim for net, _ in nets)
+    if dims != head.feature_dim:
+        raise InvalidInput(
+            f"recipe {recipe.name!r} gives {dims}-dim embeddings, the head wants "
+            f"{head.feature_dim}: export with the recipe the head was trained on"
+        )
+    k = len(recipe.views)
+    first_side = nets[0][1].side(nets[0][0])
+    nodes: list[onnx.NodeProto] = []
+    inits = [
+        _const("views.zero", np.array(0.0, np.float32)),
+        _const("views.power", np.array(recipe.power, np.float32)),
+        _const("views.eps", np.array(_EPS, np.float32)),
+    ]
+    inputs: dict[str, onnx.ValueInfoProto] = {}
+    pooled: list[str] = []
+    described = []
+    base: onnx.ModelProto | None = None
+    for i, (net, run) in enumerate(nets):
+        side = run.side(net)
+        name = input_name(recipe, side, first_side)
+        described.append({"variant": net.variant, "size": side, "input": name})
+        inputs.setdefault(
+            name,
+            helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", k, 3, side, side]),
+        )
+        p = f"b{i}"
+        proto = compose.add_prefix(onnx.load(str(net.path)), f"{p}.")
+        base = base or proto
+        inits += list(proto.graph.initializer)
+        inits += [
+            _const(f"{p}.in_shape", np.array([-1, 3, side, side], np.int64)),
+            _const(f"{p}.out_shape", np.array([-1, k, net.feature_dim], np.int64)),
+        ]
+        nodes.append(
+            helper.make_node(
+                "Reshape", [name, f"{p}.in_shape"], [f"{p}.image"], name=f"{p}/views/Reshape"
+            )
+        )
+        nodes += list(proto.graph.node)
+        nodes += [
+            helper.make_node(
+                "Max", [f"{p}.features", "views.zero"], [f"{p}.relu"], name=f"{p}/views/Max"
+            ),
+            helper.make_node(
+                "Pow", [f"{p}.relu", "views.power"], [f"{p}.pow"], name=f"{p}/views/Pow"
+            ),
+            *_unit(f"{p}.pow", f"{p}.unit", f"{p}/views"),
+            helper.make_node(
+                "Reshape",
+                [f"{p}.unit", f"{p}.out_shape"],
+                [f"{p}.grouped"],
+                name=f"{p}/views/Group",
+            ),
+            helper.make_node(
+                "ReduceMean",
+                [f"{p}.grouped"],
+                [f"{p}.mean"],
+                axes=[1],
+                keepdims=0,
+                name=f"{p}/views/Mean",
+            ),
+        ]
+        if len(nets) == 1:
+            pooled.append(f"{p}.mean")
+        else:
+            nodes += _unit(f"{p}.mean", f"{p}.pooled", f"{p}/pooled")
+            pooled.append(f"{p}.pooled")
+    if len(pooled) == 1:
+        features = pooled[0]
+    else:
+        features = "views.joined"
+        nodes.append(helper.make_node("Concat", pooled, [features], axis=1, name="views/Concat"))
+    assert base is not None
+    graph = helper.make_graph(nodes, "nunchi_recipe_classifier", list(inputs.values()), [], inits)
+    model = helper.make_model(graph, opset_imports=list(base.opset_import))
+    model.ir_version = base.ir_version
+    model.producer_name = "nunchi.analyzers.vision.onnx_views"
+    append_head(model, features, head, "batch")
+    prune(model)
+    first = {p.key: p.value for p in onnx.load(str(nets[0][0].path)).metadata_props}
+    set_metadata(
+        model,
         {
+            **{key: v for key, v in first.items() if key in ("nunchi.crop_padding",)},
+            "nunchi.variant": "+".join(net.variant for net, _ in nets),
+            "nunchi.input_size": str(first_side),
+            **head_metadata(head),
             "nunchi.input": (
-                "views: float32 (batch, V, 3, S, S), RGB 0..255; each view a square crop of "
-                "the photo (see nunchi.views), bicubic-resized to S"
+                "views (and views_<side> for each further side in nunchi.backbones): float32 "
+                "(batch, V, 3, S, S), RGB 0..255; each view a square crop of the photo (see "
+                "nunchi.views), bicubic-resized to S"
             ),
             "nunchi.recipe": recipe.name,
             "nunchi.views": json.dumps([v.to_dict() for v in recipe.views]),
             "nunchi.power": repr(recipe.power),
-        }
+            "nunchi.backbones": json.dumps(described),
+        },
     )
-    del proto.metadata_props[:]
-    for key, value in meta.items():
-        proto.metadata_props.add(key=key, value=value)
-    onnx.checker.check_model(proto)
-    return proto
+    onnx.checker.check_model(model)
+    return model
 
 
 def write_recipe_classifier(
-    backbone: Path, head: ClassifierHead, recipe: EmbeddingRecipe, out: Path
+    head: ClassifierHead,
+    recipe: EmbeddingRecipe,
+    out: Path,
+    backbones: Mapping[str, Backbone] | None = None,
 ) -> Path:
     """Write :func:`recipe_classifier_model` to ``out``; the path."""
-    onnx.save(recipe_classifier_model(backbone, head, recipe), str(out))
+    onnx.save(recipe_classifier_model(head, recipe, backbones), str(out))
     return out

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from nunchi.analyzers.vision.recipes import DEFAULT_RECIPE
 from nunchi.apps.base import App
 from nunchi.apps.vision.schemas import TrainRequest
 from nunchi.apps.vision.service import VisionServices
@@ -60,7 +61,9 @@ def vision_cli(app: App[VisionServices]) -> typer.Typer:
     def train(
         project: Annotated[str, typer.Option(help="Project name (created when missing).")],
         images: Annotated[Path, typer.Option(help="Folder of <tag>/<photo> files.")],
-        recipe: Annotated[str, typer.Option(help="accurate | fast (new projects).")] = "accurate",
+        recipe: Annotated[
+            str, typer.Option(help="precise | accurate | fast (new projects).")
+        ] = DEFAULT_RECIPE,
         method: Annotated[str, typer.Option(help="lda | logistic")] = "lda",
         holdout: Annotated[float, typer.Option(min=0.0, max=0.5, help="Share held out.")] = 0.2,
         publish: Annotated[bool, typer.Option(help="Publish the new iteration.")] = True,
@@ -146,7 +149,7 @@ def vision_cli(app: App[VisionServices]) -> typer.Typer:
         ] = None,
         shots: Annotated[int, typer.Option(min=1, help="Training photos per tag.")] = 10,
         seeds: Annotated[int, typer.Option(min=1, max=100, help="Random splits.")] = 10,
-        recipe: Annotated[str, typer.Option(help="accurate | fast")] = "accurate",
+        recipe: Annotated[str, typer.Option(help="precise | accurate | fast")] = DEFAULT_RECIPE,
         method: Annotated[str, typer.Option(help="lda | logistic")] = "lda",
         as_json: Annotated[bool, typer.Option("--json", help="Only the JSON line.")] = False,
     ) -> None:
@@ -189,7 +192,6 @@ def vision_cli(app: App[VisionServices]) -> typer.Typer:
 
 def _few_shot(root: Path, shots: int, seeds: int, recipe: str, method: str) -> dict[str, Any]:
     """Embed the photos of ``root/<tag>/`` and run the few-shot study."""
-    from nunchi.analyzers.vision.backbone import Backbone
     from nunchi.analyzers.vision.recipes import recipe as recipe_named
     from nunchi.analyzers.vision.trainer import few_shot
     from nunchi.inputs.archives import iter_folder
@@ -207,7 +209,7 @@ def _few_shot(root: Path, shots: int, seeds: int, recipe: str, method: str) -> d
         tags.append(entry.tag)
     if not photos:
         raise InvalidInput(f"no readable photos under {root}/<tag>/")
-    vectors = chosen.embed(Backbone.load(), photos)
+    vectors = chosen.embed(photos)
     settings = TrainRequest.model_validate({"method": method}).settings()
     report = few_shot(vectors, tags, settings, shots=shots, seeds=seeds)
     return {"data": str(root), "images": len(photos), "recipe": recipe, **report}

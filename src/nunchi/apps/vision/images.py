@@ -18,7 +18,6 @@ from numpy.typing import NDArray
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
-from nunchi.analyzers.vision.backbone import Backbone
 from nunchi.analyzers.vision.recipes import recipe as recipe_named
 from nunchi.apps.vision.models import VisionImage, VisionProject, images_table
 from nunchi.apps.vision.queries import clean_tag, ensure_tags
@@ -108,9 +107,8 @@ def store_images(core: Core, project: VisionProject, candidates: Sequence[Candid
 
 
 def _insert(core: Core, project: VisionProject, todo: list[Candidate]) -> list[str]:
-    backbone = Backbone.load()
     chosen = recipe_named(project.recipe)
-    vectors = chosen.embed(backbone, [c.image.image for c in todo], batch_size=_EMBED_BATCH)
+    vectors = chosen.embed([c.image.image for c in todo], batch_size=_EMBED_BATCH)
     tag_ids = ensure_tags(core.sessions, project.id, {c.tag for c in todo})
     rows = []
     now = utcnow()

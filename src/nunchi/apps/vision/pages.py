@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.responses import RedirectResponse, Response
 
+from nunchi.analyzers.vision.recipes import DEFAULT_RECIPE
 from nunchi.apps.base import App
 from nunchi.apps.vision.api import MAX_PREDICT_FILES
 from nunchi.apps.vision.schemas import ImportReport, TrainRequest
@@ -92,7 +93,7 @@ def vision_pages(app: App[VisionServices]) -> APIRouter:
         page_actor(request)
         form = await request.form()
         name = _field(form, "name")
-        recipe = _field(form, "recipe", "accurate") or "accurate"
+        recipe = _field(form, "recipe", DEFAULT_RECIPE) or DEFAULT_RECIPE
         await run_in_threadpool(
             svc(request).create_project,
             name,

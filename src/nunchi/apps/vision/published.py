@@ -118,9 +118,10 @@ class PublishedModels:
         return loaded
 
     def embed(self, photos: Sequence[Photo], recipe: str = DEFAULT_RECIPE) -> NDArray[np.float32]:
-        """Unit-length embeddings ``(n, 1280)`` of ``photos`` with ``recipe``."""
+        """Unit-length embeddings ``(n, d)`` of ``photos`` with ``recipe`` (d = 1280 a
+        backbone it runs)."""
         chosen: EmbeddingRecipe = recipe_named(recipe)
-        return chosen.embed(self.backbone(), _pixels(photos))
+        return chosen.embed(_pixels(photos))
 
     def predict(
         self,

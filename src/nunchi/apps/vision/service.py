@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from nunchi.analyzers.vision.recipes import DEFAULT_RECIPE
 from nunchi.analyzers.vision.recipes import recipe as recipe_named
 from nunchi.apps.vision.imports import ImageImports, ImportLimits, UrlRow
 from nunchi.apps.vision.models import (
@@ -67,7 +68,7 @@ class VisionServices:
         self,
         name: str,
         description: str = "",
-        recipe: str = "accurate",
+        recipe: str = DEFAULT_RECIPE,
         keep_originals: bool = False,
     ) -> ProjectOut:
         """A new, empty project; Conflict when the name is taken."""

@@ -14,8 +14,8 @@ import numpy as np
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from nunchi.analyzers.vision.backbone import Backbone
 from nunchi.analyzers.vision.head import ClassifierHead
+from nunchi.analyzers.vision.onnx_export import set_metadata
 from nunchi.analyzers.vision.onnx_views import recipe_classifier_model
 from nunchi.analyzers.vision.recipes import EmbeddingRecipe
 from nunchi.analyzers.vision.recipes import recipe as recipe_named
@@ -266,10 +266,6 @@ class Iterations:
     def export(self, project: str, number: int | None = None) -> tuple[int, bytes]:
         """Iteration ``number`` (default: the published one) as one ONNX file's bytes."""
         n, head, chosen = self.head(project, number)
-        proto = recipe_classifier_model(Backbone.load().path, head, chosen)
-        meta = {p.key: p.value for p in proto.metadata_props}
-        meta.update({"nunchi.project": project, "nunchi.iteration": str(n)})
-        del proto.metadata_props[:]
-        for key, value in meta.items():
-            proto.metadata_props.add(key=key, value=value)
+        proto = recipe_classifier_model(head, chosen)
+        set_metadata(proto, {"nunchi.project": project, "nunchi.iteration": str(n)})
         return n, proto.SerializeToString()

@@ -1,11 +1,11 @@
 """The demo plant classifier shipped with the vision app (project ``plants-demo``).
 
 Embeds the flower photos (``<class>/*.jpg``: daisy, dandelion, roses, sunflowers, tulips;
-CC-BY 2.0) with the ``accurate`` recipe, trains as an iteration does
+CC-BY 2.0) with the ``precise`` recipe, trains as an iteration does
 (:func:`nunchi.analyzers.vision.trainer.train_classifier`: 20% of each class held out with
 seed 0 and measured, then the head refitted on every photo), and writes into ``--out``:
 
-- ``plants-demo.npz``: the head (no pickles; ~26 KB);
+- ``plants-demo.npz``: the head (no pickles; ~50 KB);
 - ``plants-demo.json``: its card (settings, held-out figures, data, licence, this command);
 - ``NOTICE-flowers.md``: the photographers of every photo used, as CC-BY 2.0 asks.
 
@@ -24,7 +24,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from nunchi.analyzers.vision.backbone import Backbone
 from nunchi.analyzers.vision.recipes import RECIPES
 from nunchi.analyzers.vision.trainer import TrainSettings, train_classifier
 from nunchi.training.vision.fewshot import load_dataset
@@ -32,7 +31,7 @@ from nunchi.training.vision.fewshot import load_dataset
 __all__ = ["DEMO_PROJECT", "build", "main", "notice"]
 
 DEMO_PROJECT = "plants-demo"
-RECIPE = "accurate"
+RECIPE = "precise"
 _DESCRIPTION = {
     "ko": "꽃 사진 5종(데이지, 민들레, 장미, 해바라기, 튤립)을 알아보는 예시 분류기입니다. "
     "사진: TensorFlow flower_photos 일부, CC-BY 2.0 (촬영자는 NOTICE-flowers.md).",
@@ -72,17 +71,19 @@ def notice(data: Path, files: list[Path]) -> str:
 def build(data: Path, out: Path, settings: TrainSettings | None = None) -> dict[str, Any]:
     """Train the demo head on ``data`` and write the head, its card and the credits."""
     files, tags = load_dataset(data)
-    backbone = Backbone.load()
-    vectors = RECIPES[RECIPE].embed(backbone, files)
+    made = RECIPES[RECIPE]
+    variants = "+".join(run.variant for run in made.runs)
+    vectors = made.embed(files)
     chosen = settings or TrainSettings()
-    trained = train_classifier(vectors, tags, chosen, backbone=f"{backbone.variant}/{RECIPE}")
+    trained = train_classifier(vectors, tags, chosen, backbone=f"{variants}/{RECIPE}")
     out.mkdir(parents=True, exist_ok=True)
     trained.head.save(out / f"{DEMO_PROJECT}.npz")
     (out / "NOTICE-flowers.md").write_text(notice(data, files), "utf-8")
     card: dict[str, Any] = {
         "project": DEMO_PROJECT,
         "description": _DESCRIPTION,
-        "backbone": backbone.variant,
+        "backbone": variants,
+        "backbones": made.describe(),
         "recipe": RECIPE,
         "settings": chosen.to_dict(),
         "tags": list(trained.head.tags),

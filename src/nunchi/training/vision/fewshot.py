@@ -31,7 +31,15 @@ from nunchi.analyzers.vision.backbone import Backbone
 from nunchi.analyzers.vision.evaluation import evaluate
 from nunchi.analyzers.vision.head import DEFAULT_L2, ClassifierHead
 
-__all__ = ["abstain_study", "accuracy_study", "load_dataset", "main", "speed", "split"]
+__all__ = [
+    "abstain_study",
+    "accuracy_study",
+    "load_dataset",
+    "load_labelled",
+    "main",
+    "speed",
+    "split",
+]
 
 THRESHOLDS = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
@@ -47,6 +55,14 @@ def load_dataset(root: Path) -> tuple[list[Path], list[str]]:
     if not files:
         raise SystemExit(f"no <class>/*.jpg under {root}")
     return files, tags
+
+
+def load_labelled(root: Path) -> tuple[list[Path], list[str], NDArray[np.int64], int]:
+    """:func:`load_dataset` with each photo's class as an index into the sorted class names,
+    and the number of classes."""
+    files, tags = load_dataset(root)
+    names = sorted(set(tags))
+    return files, tags, np.array([names.index(t) for t in tags], dtype=np.int64), len(names)
 
 
 def split(

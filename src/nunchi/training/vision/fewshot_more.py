@@ -38,7 +38,7 @@ from PIL import Image
 from nunchi.analyzers.vision.backbone import Backbone
 from nunchi.analyzers.vision.lda import lda_affine
 from nunchi.analyzers.vision.recipes import RECIPES
-from nunchi.training.vision.fewshot import load_dataset
+from nunchi.training.vision.fewshot import load_labelled
 from nunchi.training.vision.fewshot_variants import Scorer, _unit, measure
 
 __all__ = ["backbone_views", "colour_histograms", "layer_views", "main"]
@@ -143,10 +143,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--no-layers", action="store_true", help="skip the PyTorch layer study")
     ap.add_argument("--cache-dir", type=Path, default=None)
     args = ap.parse_args(argv)
-    files, tags = load_dataset(args.data)
-    names = sorted(set(tags))
-    y = np.array([names.index(t) for t in tags], dtype=np.int64)
-    k = len(names)
+    files, tags, y, k = load_labelled(args.data)
 
     def cache(name: str) -> Path | None:
         return None if args.cache_dir is None else args.cache_dir / f"{name}.npz"

@@ -210,13 +210,17 @@ def _accuracy(score: Scorer, tags: Sequence[str], y: NDArray[np.int64], shots: i
 
 
 def measure(report: dict[str, Any], scorers: dict[str, Scorer], tags: Sequence[str],
-            y: NDArray[np.int64], shots: int) -> None:  # fmt: skip
-    """Each scorer's accuracy on seeds 0-9 and 10-49, into ``report["variants"]``."""
+            y: NDArray[np.int64], shots: int, more: range | None = None) -> None:  # fmt: skip
+    """Each scorer's accuracy on seeds 0-9 and 10-49 (and on ``more`` seeds, when given),
+    into ``report["variants"]``."""
     for name, score in scorers.items():
-        report["variants"][name] = {
+        found = {
             "seeds_0_9": _accuracy(score, tags, y, shots, range(10)),
             "seeds_10_49": _accuracy(score, tags, y, shots, range(10, 50)),
         }
+        if more is not None:
+            found[f"seeds_{more.start}_{more.stop - 1}"] = _accuracy(score, tags, y, shots, more)
+        report["variants"][name] = found
 
 
 def main(argv: list[str] | None = None) -> None:
