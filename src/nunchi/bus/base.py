@@ -79,7 +79,8 @@ class Bus(abc.ABC):
     @abc.abstractmethod
     def ensure_topic(self, name: str, partitions: int = 1) -> None:
         """Create the topic with ``partitions`` partitions if it does not exist.
-        An existing topic keeps its partition count."""
+        An existing topic keeps its partition count. Cheap once the bus has seen the topic
+        (every backend remembers it), so callers may ensure before each publish."""
 
     @abc.abstractmethod
     def publish_batch(self, messages: Sequence[Message]) -> None:

@@ -136,9 +136,12 @@ class SqliteBus(Bus):
     # -- topics ----------------------------------------------------------------------------------
 
     def ensure_topic(self, name: str, partitions: int = 1) -> None:
-        """Create the topic with ``partitions`` partitions if it does not exist."""
+        """Create the topic with ``partitions`` partitions if it does not exist (a dict
+        lookup once this bus has seen it)."""
         check_topic_name(name)
         check_partitions(partitions)
+        if name in self._counts:
+            return
         with self._db.write() as conn:
             created = conn.execute(
                 "INSERT OR IGNORE INTO topics (name, partitions, created_at) VALUES (?, ?, ?)",
@@ -149,6 +152,12 @@ class SqliteBus(Bus):
                     'INSERT INTO heads (topic, "partition", next_offset) VALUES (?, ?, 0)',
                     [(name, p) for p in range(partitions)],
                 )
+                count = partitions
+            else:
+                (count,) = conn.execute(
+                    "SELECT partitions FROM topics WHERE name = ?", (name,)
+                ).fetchone()
+        self._counts[name] = int(count)  # a topic's partition count never changes
 
     def partitions(self, topic: str) -> int:
         """How many partitions ``topic`` has; NotFound if it does not exist."""

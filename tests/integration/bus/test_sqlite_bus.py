@@ -227,3 +227,27 @@ def test_a_batch_of_every_size_keeps_each_records_fields_and_order(tmp_path: Pat
         assert [(r.value, r.key, dict(r.headers)) for r in got] == [
             (m.value, m.key, dict(m.headers)) for m in mine
         ]
+
+
+def test_ensuring_a_known_topic_writes_nothing_and_keeps_its_partitions(tmp_path: Path) -> None:
+    first = SqliteBus(tmp_path / "log.db")
+    other = SqliteBus(tmp_path / "log.db")  # another process's view of the same log
+    writes: list[int] = []
+    real = other._db.write
+
+    def counted() -> object:
+        writes.append(1)
+        return real()
+
+    try:
+        first.ensure_topic("t.known", 3)
+        other._db.write = counted  # type: ignore[method-assign]
+        other.ensure_topic("t.known", 5)  # exists already: keeps 3 partitions
+        assert other.partitions("t.known") == 3 and len(writes) == 1
+        for _ in range(100):
+            other.ensure_topic("t.known", 5)
+        assert len(writes) == 1
+        other.publish_batch([Message("t.known", b"v", b"k")])
+    finally:
+        first.close()
+        other.close()

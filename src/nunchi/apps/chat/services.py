@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -53,7 +52,6 @@ class ChatServices:
     runner: WatchRunner = field(init=False)
     rules: AlertRules = field(init=False)
     evaluator: AlertEvaluator = field(init=False)
-    _topic_ready: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
         settings = self.core.settings
@@ -199,9 +197,7 @@ class ChatServices:
                     badges=tuple(m.badges),
                 )
             )
-        if not self._topic_ready.is_set():
-            self.core.bus.ensure_topic(CHAT_RAW, self.core.settings.default_partitions)
-            self._topic_ready.set()
+        self.core.bus.ensure_topic(CHAT_RAW, self.core.settings.default_partitions)
         self.core.bus.publish_batch([raw_message(m) for m in messages])
         return len(messages)
 

@@ -51,9 +51,9 @@ class BadChatRecord(PermanentError):
     """A record on a chat topic that is not a message or a deletion (dead-lettered)."""
 
 
-def score_stage(pool: ScoringPool, partitions: int = 0) -> Stage:
-    """``chat.raw`` -> ``chat.scored``: a poll's messages scored together."""
-    ensured: set[int] = set()
+def score_stage(pool: ScoringPool, partitions: int) -> Stage:
+    """``chat.raw`` -> ``chat.scored`` (made with ``partitions`` partitions if missing): a
+    poll's messages scored together."""
 
     def handle_batch(
         deliveries: Sequence[Delivery], ctx: StageContext
@@ -79,9 +79,7 @@ def score_stage(pool: ScoringPool, partitions: int = 0) -> Stage:
             out.append(scored_message(item, record.headers))
             metrics.MESSAGES.labels("scored", message.platform).inc()
         if out:
-            if not ensured:
-                ctx.bus.ensure_topic(CHAT_SCORED, partitions or 4)
-                ensured.add(1)
+            ctx.bus.ensure_topic(CHAT_SCORED, partitions)
             ctx.bus.publish_batch(out)
         return outcomes
 

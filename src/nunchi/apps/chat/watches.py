@@ -188,7 +188,6 @@ class WatchRunner:
         self.lease = timedelta(seconds=lease_seconds)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._running: dict[str, _Running] = {}
-        self._topic_ready = False
 
     def run(self, stop: threading.Event) -> None:
         """Claim, start, renew and stop watches every second until ``stop``."""
@@ -204,9 +203,7 @@ class WatchRunner:
 
     def tick(self) -> None:
         """One pass: claim due watches, renew ours, stop the ones asked to stop."""
-        if not self._topic_ready:
-            self.bus.ensure_topic(CHAT_RAW, self.partitions)
-            self._topic_ready = True
+        self.bus.ensure_topic(CHAT_RAW, self.partitions)
         now = utcnow()
         with self.sessions.begin() as s:
             s.execute(
