@@ -6,9 +6,10 @@ from __future__ import annotations
 import zipfile
 from collections.abc import Callable
 from io import BytesIO
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from nunchi.apps.vision.app import VISION_APP
 from nunchi.apps.vision.models import VisionImage, VisionProject
@@ -63,6 +64,33 @@ def test_a_project_lives_and_dies_with_its_tags_and_images(vision: VisionService
     with pytest.raises(NotFound):
         vision.project("my-plants")
     assert _count(vision) == 0
+
+
+def test_listing_projects_reads_each_figure_once_for_all_of_them(vision: VisionServices) -> None:
+    for i in range(6):
+        vision.create_project(f"p{i}", recipe="fast")
+        vision.add_tag(f"p{i}", f"tag{i}")
+    vision.imports.uploads("p2", [("a.jpg", photo("red", 1)), ("b.jpg", photo("blue", 2))], "빨강")
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    engine = vision.core.store.engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        listed = vision.projects()
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    names = [p.name for p in listed]
+    assert [n for n in names if n != "plants-demo"] == [f"p{i}" for i in range(6)]
+    by_name = {p.name: p for p in listed}
+    assert by_name["p2"].images == 2
+    assert {t.name: t.images for t in by_name["p2"].tags} == {"tag2": 0, "빨강": 2}
+    assert by_name["p0"].iterations == 0 and by_name["p0"].published_iteration is None
+    demo = by_name.get("plants-demo")
+    assert demo is None or (demo.published_iteration == 1 and demo.iterations == 1)
+    assert len(statements) <= 4, statements  # projects, tags, iterations, published numbers
 
 
 def test_originals_are_kept_only_when_the_project_asks(vision: VisionServices) -> None:

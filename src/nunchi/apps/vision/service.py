@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from nunchi.analyzers.vision.recipes import DEFAULT_RECIPE
 from nunchi.analyzers.vision.recipes import recipe as recipe_named
@@ -99,42 +100,13 @@ class VisionServices:
     def project(self, name: str) -> ProjectOut:
         """The project called ``name`` with its tags and counts."""
         with self.core.sessions() as s:
-            row = project_row(s, name)
-            tags = s.execute(
-                select(VisionTag.name, func.count(VisionImage.id))
-                .outerjoin(VisionImage, VisionImage.tag_id == VisionTag.id)
-                .where(VisionTag.project_id == row.id)
-                .group_by(VisionTag.id, VisionTag.name)
-                .order_by(VisionTag.name)
-            ).all()
-            iterations = s.scalar(select(func.count()).where(VisionIteration.project_id == row.id))
-            published = (
-                s.scalar(
-                    select(VisionIteration.number).where(
-                        VisionIteration.id == row.published_iteration_id
-                    )
-                )
-                if row.published_iteration_id
-                else None
-            )
-            return ProjectOut(
-                id=row.id,
-                name=row.name,
-                description=row.description,
-                recipe=row.recipe,
-                keep_originals=row.keep_originals,
-                images=sum(int(c) for _, c in tags),
-                tags=[TagOut(name=str(n), images=int(c)) for n, c in tags],
-                iterations=int(iterations or 0),
-                published_iteration=published,
-                created_at=row.created_at,
-            )
+            return _described(s, [project_row(s, name)])[0]
 
     def projects(self) -> list[ProjectOut]:
-        """Every project, by name."""
+        """Every project, by name (three queries however many there are)."""
         with self.core.sessions() as s:
-            names = list(s.scalars(select(VisionProject.name).order_by(VisionProject.name)))
-        return [self.project(n) for n in names]
+            rows = list(s.scalars(select(VisionProject).order_by(VisionProject.name)))
+            return _described(s, rows)
 
     def update_project(self, name: str, change: ProjectUpdate) -> ProjectOut:
         """Change a project's description or whether it keeps originals."""
@@ -283,3 +255,50 @@ class VisionServices:
             {"file": filename, "tag": p.tag, "probability": p.probability, "top": p.top}
             for (filename, _), p in zip(files, found, strict=True)
         ]
+
+
+def _described(s: Session, rows: Sequence[VisionProject]) -> list[ProjectOut]:
+    """``rows`` with their tags' image counts, iteration counts and published iteration
+    numbers, read for all of them at once."""
+    ids = [r.id for r in rows]
+    tags: dict[str, list[TagOut]] = {i: [] for i in ids}
+    for project_id, tag, images in s.execute(
+        select(VisionTag.project_id, VisionTag.name, func.count(VisionImage.id))
+        .outerjoin(VisionImage, VisionImage.tag_id == VisionTag.id)
+        .where(VisionTag.project_id.in_(ids))
+        .group_by(VisionTag.project_id, VisionTag.id, VisionTag.name)
+        .order_by(VisionTag.name)
+    ):
+        tags[project_id].append(TagOut(name=str(tag), images=int(images)))
+    iterations: dict[str, int] = {
+        project_id: int(n)
+        for project_id, n in s.execute(
+            select(VisionIteration.project_id, func.count())
+            .where(VisionIteration.project_id.in_(ids))
+            .group_by(VisionIteration.project_id)
+        )
+    }
+    published_ids = [r.published_iteration_id for r in rows if r.published_iteration_id]
+    numbers: dict[str, int] = {
+        iteration_id: int(number)
+        for iteration_id, number in s.execute(
+            select(VisionIteration.id, VisionIteration.number).where(
+                VisionIteration.id.in_(published_ids)
+            )
+        )
+    }
+    return [
+        ProjectOut(
+            id=r.id,
+            name=r.name,
+            description=r.description,
+            recipe=r.recipe,
+            keep_originals=r.keep_originals,
+            images=sum(t.images for t in tags[r.id]),
+            tags=tags[r.id],
+            iterations=iterations.get(r.id, 0),
+            published_iteration=numbers.get(r.published_iteration_id or ""),
+            created_at=r.created_at,
+        )
+        for r in rows
+    ]
