@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import ServerConnection
@@ -56,10 +57,19 @@ def minute_total(platform: Platform, broadcast: str = B) -> int:
         )
 
 
+def counted(step: str) -> float:
+    """The chat messages counter for ``step`` of the ``http`` platform (this process)."""
+    found = REGISTRY.get_sample_value(
+        "nunchi_chat_messages_total", {"step": step, "platform": "http"}
+    )
+    return found or 0.0
+
+
 def test_ingested_chat_is_scored_stored_and_counted_once(
     platform: Platform, client: TestClient
 ) -> None:
     platform.start(CHAT_STAGES)
+    before = {step: counted(step) for step in ("scored", "stored")}
     r = client.post(f"/api/v1/chat/{B}/messages", json=batch(range(50)))
     assert r.status_code == 202 and r.json() == {"queued": 50}
     swear = batch(range(50, 60), author="swearer", text="ㅅㅂ 진짜 개노잼")
@@ -68,6 +78,9 @@ def test_ingested_chat_is_scored_stored_and_counted_once(
     assert client.post(f"/api/v1/chat/{B}/messages", json=batch(range(40, 60))).status_code == 202
     wait_for(lambda: stored(platform) == 60 and minute_total(platform) == 60, what="60 rows")
     wait_for(lambda: client.get(f"/api/v1/chat/{B}").json()["messages"] == 60, what="figures")
+    # the metrics count every message scored (the retried 20 too) and each stored once
+    assert counted("scored") - before["scored"] == 80
+    assert counted("stored") - before["stored"] == 60
 
     figures = client.get(f"/api/v1/chat/{B}").json()
     assert figures["profane"] == 10

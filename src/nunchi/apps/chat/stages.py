@@ -77,7 +77,7 @@ def score_stage(pool: ScoringPool, partitions: int) -> Stage:
             owner = watch.decode() if watch else None
             item = ScoredMessage(message, score, received_at(record), owner)
             out.append(scored_message(item, record.headers))
-            metrics.MESSAGES.labels("scored", message.platform).inc()
+        metrics.count_messages("scored", (m.platform for _, m in batch))
         if out:
             ctx.bus.ensure_topic(CHAT_SCORED, partitions)
             ctx.bus.publish_batch(out)
@@ -262,9 +262,8 @@ def store_stage(sessions: sessionmaker[Session], nudges: Nudges, partitions: int
                 counts.add(items[(row.broadcast, row.message_id)])
             counts.store(s)
             _delete(s, deletions)
-        for row in new:
-            platform = items[(row.broadcast, row.message_id)].message.platform
-            metrics.MESSAGES.labels("stored", platform).inc()
+        stored = (items[(row.broadcast, row.message_id)].message.platform for row in new)
+        metrics.count_messages("stored", stored)
         touched = {b for b, _ in items} | {d.broadcast for d in deletions}
         nudges.nudge([live_channel(b) for b in touched])
         return outcomes

@@ -128,8 +128,7 @@ class Sink:
                 [raw_message(m, watch=self.watch_id, received=at) for m, at in batch]
             )
             self.received += len(batch)
-        for m, _ in batch:
-            metrics.MESSAGES.labels("received", m.platform).inc()
+        metrics.count_messages("received", (m.platform for m, _ in batch))
 
     def deletions(self, deletions: list[ChatDeletion]) -> None:
         """Publish the platform's deletions (after what is buffered: order kept)."""
