@@ -15,24 +15,24 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, expect
-from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import ServerConnection
 
 from tests.e2e.test_browser import EVIL, Server, browser, open_tab, running_up  # noqa: F401
 from tests.fixtures.processes import nunchi_command, wait_for
-from tests.integration.chat.sources.support import HttpServer, ws_server
+from tests.integration.chat.sources.support import (
+    HttpServer,
+    hold_open,
+    twitch_login,
+    twitch_privmsg,
+    ws_server,
+)
 
 pytestmark = pytest.mark.timeout(180)
 
 
 def privmsg(i: int, author: str, text: str) -> str:
-    """A PRIVMSG as Twitch sends it (tag values escaped as IRCv3 says: a space is ``\\s``)."""
-    name = author.replace("\\", "\\\\").replace(";", "\\:").replace(" ", "\\s")
-    return (
-        f"@badge-info=;badges=;color=;display-name={name};emotes=;id=e2e-{i};mod=0;"
-        f"room-id=1;subscriber=0;tmi-sent-ts=1764583200{i:03d};turbo=0;user-id=u{i};"
-        f"user-type= :v{i}!v{i}@v{i}.tmi.twitch.tv PRIVMSG #nunchi_e2e :{text}\r\n"
-    )
+    """Message ``i`` of the e2e channel as Twitch sends it."""
+    return twitch_privmsg(f"e2e-{i}", f"v{i}", author, text, "nunchi_e2e", 1764583200000 + i)
 
 
 class Twitch:
@@ -42,20 +42,14 @@ class Twitch:
         self.more = threading.Event()
 
     def __call__(self, ws: ServerConnection) -> None:
-        lines: list[str] = []
-        while not any(line.startswith("JOIN ") for line in lines):
-            lines.extend(x for x in str(ws.recv(timeout=5)).split("\r\n") if x)
+        twitch_login(ws)
         ws.send(":tmi.twitch.tv 001 justinfan1 :Welcome, GLHF!\r\n")
         ws.send(privmsg(1, "시청자", "안녕하세요 오늘 방송 재밌다"))
         ws.send(privmsg(2, "욕쟁이", "ㅅㅂ 진짜 개노잼"))
         ws.send(privmsg(3, EVIL, EVIL))
         self.more.wait(60)
         ws.send(privmsg(4, "늦은시청자", "시1발 늦었다"))
-        try:
-            while True:
-                ws.recv(timeout=30)
-        except (ConnectionClosed, TimeoutError):
-            pass
+        hold_open(ws, 30)
 
 
 @pytest.fixture(scope="module")

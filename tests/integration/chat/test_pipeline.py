@@ -15,7 +15,6 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select
-from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import ServerConnection
 
 from nunchi.apps.chat.live import BACKLOG, LiveView
@@ -26,7 +25,12 @@ from nunchi.assembly import Platform
 from nunchi.errors import InvalidInput
 from nunchi.web.keys import KeyService
 from tests.integration.chat.conftest import CHAT_STAGES, batch
-from tests.integration.chat.sources.support import ws_server
+from tests.integration.chat.sources.support import (
+    hold_open,
+    twitch_login,
+    twitch_privmsg,
+    ws_server,
+)
 from tests.integration.jobs.conftest import drain, wait_for
 
 HTML = {"Accept": "text/html"}
@@ -242,28 +246,19 @@ def test_a_twitch_watch_stores_the_channels_chat(
     lines: list[str] = []
 
     def twitch(ws: ServerConnection) -> None:
-        while not any(line.startswith("JOIN ") for line in lines):
-            lines.extend(x for x in str(ws.recv(timeout=5)).split("\r\n") if x)
+        lines.extend(twitch_login(ws))
         ws.send(":tmi.twitch.tv 001 justinfan123 :Welcome, GLHF!\r\n")
         ws.send(":justinfan123!justinfan123@justinfan123.tmi.twitch.tv JOIN #nunchi_test\r\n")
         for i in range(20):
             text = "ㅅㅂ 뭐야" if i % 5 == 0 else f"안녕하세요 {i}"
-            ws.send(
-                f"@badge-info=;badges=;color=#FF0000;display-name=시청자{i % 3};emotes=;"
-                f"id=msg-{i};mod=0;room-id=1;subscriber=0;tmi-sent-ts=1764583200{i:03d};"
-                f"turbo=0;user-id=u{i % 3};user-type= :viewer{i % 3}!viewer{i % 3}@viewer"
-                f"{i % 3}.tmi.twitch.tv PRIVMSG #nunchi_test :{text}\r\n"
-            )
+            user, ts = f"viewer{i % 3}", 1764583200000 + i
+            ws.send(twitch_privmsg(f"msg-{i}", user, f"시청자{i % 3}", text, "nunchi_test", ts))
         ws.send(
             "@login=viewer0;room-id=1;target-msg-id=msg-5;tmi-sent-ts=1764583201000 "
             ":tmi.twitch.tv CLEARMSG #nunchi_test :ㅅㅂ 뭐야\r\n"
         )
         sent.set()
-        try:
-            while True:
-                ws.recv(timeout=10)
-        except (ConnectionClosed, TimeoutError):
-            pass
+        hold_open(ws)
 
     platform.start([*CHAT_STAGES, "chat.watcher"])
     with ws_server(twitch) as server:

@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import Server, ServerConnection, serve
 
 from nunchi.apps.chat.sources import ChatDeletion, ChatMessage, ChatSource, Net, SourceState
@@ -30,8 +31,11 @@ __all__ = [
     "HttpServer",
     "RecordingSink",
     "Request",
+    "hold_open",
     "loopback_net",
     "running",
+    "twitch_login",
+    "twitch_privmsg",
     "ws_server",
 ]
 
@@ -146,6 +150,38 @@ def ws_server(
     finally:
         server.shutdown()
         thread.join(WAIT)
+
+
+def hold_open(ws: ServerConnection, timeout: float = 10.0) -> None:
+    """Keep a server connection open until the client leaves or is quiet for ``timeout``."""
+    try:
+        while True:
+            ws.recv(timeout=timeout)
+    except (ConnectionClosed, TimeoutError):
+        pass
+
+
+# Twitch's IRC over WebSocket, as its documentation ("Twitch IRC: tags", "IRC concepts")
+# describes it: the client sends CAP REQ, PASS, NICK justinfanN and JOIN #channel, lines
+# end with CRLF, a frame may hold several lines, tag values escape " " as \s, ";" as \:.
+
+
+def twitch_login(ws: ServerConnection) -> list[str]:
+    """Read a client's lines up to and including its JOIN; the lines."""
+    lines: list[str] = []
+    while not any(line.startswith("JOIN ") for line in lines):
+        lines += [x for x in str(ws.recv(timeout=5)).split("\r\n") if x]
+    return lines
+
+
+def twitch_privmsg(msg_id: str, user: str, display: str, text: str, channel: str, ts: int) -> str:
+    """A PRIVMSG line as Twitch sends it, its tags escaped as IRCv3 says."""
+    name = display.replace("\\", "\\\\").replace(";", "\\:").replace(" ", "\\s")
+    return (
+        f"@badge-info=;badges=;color=;display-name={name};emotes=;id={msg_id};mod=0;"
+        f"room-id=1;subscriber=0;tmi-sent-ts={ts};turbo=0;user-id={user};user-type= "
+        f":{user}!{user}@{user}.tmi.twitch.tv PRIVMSG #{channel} :{text}\r\n"
+    )
 
 
 @dataclass

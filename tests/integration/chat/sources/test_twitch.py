@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import threading
 
-from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import ServerConnection
 
 from nunchi.apps.chat.sources.twitch import TwitchSource
@@ -13,8 +12,10 @@ from tests.integration.chat.sources.support import (
     FAST,
     FIXTURES,
     RecordingSink,
+    hold_open,
     loopback_net,
     running,
+    twitch_login,
     ws_server,
 )
 
@@ -34,10 +35,7 @@ class TwitchServer:
         with self.lock:
             index = self.connections
             self.connections += 1
-        lines: list[str] = []
-        while not any(line.startswith("JOIN ") for line in lines):
-            lines += [x for x in str(ws.recv(timeout=5)).split("\r\n") if x]
-        self.logins.append(lines)
+        self.logins.append(twitch_login(ws))
         session = FIXTURE["sessions"][min(index, len(FIXTURE["sessions"]) - 1)]
         for frame in session:
             ws.send(frame)
@@ -46,11 +44,7 @@ class TwitchServer:
         if index == 0:
             ws.close()  # drop the connection: the client must reconnect
             return
-        try:  # hold the last session (and the one that sent RECONNECT) until the client leaves
-            while True:
-                ws.recv(timeout=10)
-        except (ConnectionClosed, TimeoutError):
-            pass
+        hold_open(ws)  # the last session (and the one that sent RECONNECT), until the client leaves
 
 
 def test_twitch_messages_deletions_ping_and_reconnects() -> None:
