@@ -198,3 +198,19 @@ def test_the_plural_path_serves_the_same_search(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert "/api/v1/catalog/{kind}/items" in paths
     assert not any(p.startswith("/api/v1/catalogs/") for p in paths)
+
+
+def test_a_tag_names_its_item_by_key_name_or_spelling_never_by_keyboard(
+    platform: Platform,
+) -> None:
+    services: CatalogServices = platform.services(APP)
+    guard = services.plant_guard
+    tulip = guard.item_for_tag("tulips")  # the flowers' image class
+    assert tulip is not None and tulip["name"] == "튤립"
+    assert guard.item_for_tag("진달래") is not None  # the exact name
+    typo = guard.item_for_tag("진달레")  # a typo still names it
+    assert typo is not None and typo["name"] == "진달래"
+    # "wlsekffo" is 진달래 typed on an English keyboard: fine for a search box, but a tag
+    # spelled so is not taken for that plant (a wrong plant would give a wrong warning)
+    assert services.search.index("plant").search("wlsekffo", 1)[0].how_matched == "keyboard"
+    assert guard.item_for_tag("wlsekffo") is None

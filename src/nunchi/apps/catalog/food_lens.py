@@ -61,13 +61,7 @@ class FoodLens:
 
     def _item_for_tag(self, tag: str) -> dict[str, Any] | None:
         """The dish a custom classifier's tag names: key, exact name, else best text match."""
-        found = self.store.by_key(FOOD_KIND, [tag]).get(tag) or self.store.by_name(FOOD_KIND, tag)
-        if found is not None:
-            return found
-        hits = self.search.index(FOOD_KIND).search(tag, 1)
-        if not hits or hits[0].how_matched not in ("exact", "prefix", "substring", "fuzzy"):
-            return None
-        return self.store.items([hits[0].item_id]).get(hits[0].item_id)
+        return self.search.item_named(FOOD_KIND, tag)
 
     def _guesses(self, image: Image.Image) -> tuple[Classification, list[_Guess], bool]:
         for project in FOOD_PROJECTS:

@@ -93,20 +93,10 @@ class PlantGuard:
 
     def item_for_tag(self, tag: str) -> dict[str, Any] | None:
         """The plant a classifier's tag names (image class, slug, name, best text match)."""
-        keys = [tag]
+        keys: list[str] = []
         with contextlib.suppress(NotFound):
-            keys.insert(0, load_catalog().for_image_class(tag).slug)
-        found = self.store.by_key(PLANT_KIND, keys)
-        for key in keys:
-            if key in found:
-                return found[key]
-        named = self.store.by_name(PLANT_KIND, tag)
-        if named is not None:
-            return named
-        hits = self.search.index(PLANT_KIND).search(tag, 1)
-        if not hits:
-            return None
-        return self.store.items([hits[0].item_id]).get(hits[0].item_id)
+            keys.append(load_catalog().for_image_class(tag).slug)
+        return self.search.item_named(PLANT_KIND, tag, keys)
 
     def identify(self, image: Image.Image) -> dict[str, Any]:
         """The warning card of one photo (see the module docstring)."""

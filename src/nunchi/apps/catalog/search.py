@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -91,6 +92,10 @@ def _conditions(query: SearchQuery, skip: str | None = None) -> list[ColumnEleme
     return conds
 
 
+_SPELLED = ("exact", "prefix", "substring", "fuzzy")
+"""How a text hit may have matched for a classifier tag to name its item."""
+
+
 class CatalogSearch:
     """Searches over the catalogs of one store; one :class:`KindIndex` per kind."""
 
@@ -101,6 +106,25 @@ class CatalogSearch:
         self.chunk = chunk
         self._indexes: dict[str, KindIndex] = {}
         self._lock = threading.Lock()
+
+    def item_named(self, kind: str, name: str, keys: Sequence[str] = ()) -> dict[str, Any] | None:
+        """The item a classifier's tag ``name`` stands for: the first of ``keys`` (then the
+        name itself) that is an item key, else the item of that exact name, else the best
+        text match, if it matched by spelling (exact, prefix, substring or a typo). Initial
+        consonants and keyboard-layout readings are left out: an English tag read as
+        Korean keys would name an unrelated item."""
+        tried = [*keys, name]
+        found = self.store.by_key(kind, tried)
+        for key in tried:
+            if key in found:
+                return found[key]
+        named = self.store.by_name(kind, name)
+        if named is not None:
+            return named
+        hits = self.index(kind).search(name, 1)
+        if not hits or hits[0].how_matched not in _SPELLED:
+            return None
+        return self.store.items([hits[0].item_id]).get(hits[0].item_id)
 
     def index(self, kind: str) -> KindIndex:
         """The search index of ``kind`` (built on first use)."""
