@@ -7,6 +7,7 @@ from a second evaluator (another process), sends nothing more."""
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
@@ -18,12 +19,15 @@ import pytest
 from aiosmtpd.controller import Controller
 from benchmarks._proc import free_port
 from fastapi.testclient import TestClient
+from sqlalchemy import event, select
 
-from nunchi.apps.chat.alerts import AlertEvaluator
+from nunchi.apps.chat.alerts import AlertEvaluator, AlertRules
 from nunchi.apps.chat.app import CHAT_APP
+from nunchi.apps.chat.models import ChatBroadcast, ChatWatch
 from nunchi.apps.chat.services import ChatServices
 from nunchi.assembly import Platform, open_platform
 from nunchi.errors import NotFound
+from nunchi.store.ids import new_id
 from nunchi.web.app import create_app
 from nunchi.webhooks.signing import load_secret, verify
 from tests.integration.chat.conftest import batch, chat_settings
@@ -225,6 +229,66 @@ def test_a_notice_that_cannot_be_sent_is_listed_with_its_error(
         assert alert_platform.jobs.get(unsent["job_id"]).kind == "chat.notify"
         page = client.get("/chat")
         assert page.status_code == 200 and "opened.slack" in page.text
+
+
+def test_silence_and_a_failing_source_open_and_resolve_on_their_own_broadcasts(
+    alert_platform: Platform, receiver: Receiver
+) -> None:
+    """Rules for every broadcast, evaluated together: a live watch with no chat for longer
+    than ``minutes`` opens a silence incident, a failing watch a source-failing one (not the
+    other way round), and both resolve once chat flows and the source is back."""
+    chat: ChatServices = alert_platform.services(CHAT_APP)
+    hook = f"http://127.0.0.1:{receiver.port}/hook"
+    rules = AlertRules(alert_platform.sessions, alert_platform.settings, alert_platform.jobs)
+    silence = rules.create("silence", params={"minutes": 3}, channels={"webhook": hook})
+    failing = rules.create("source_failing", params={"minutes": 2}, channels={"webhook": hook})
+    quiet, broken = "youtube:quiet:1", "chzzk:broken:1"
+    seeded = ((quiet, "live", T0), (broken, "failing", T0 + timedelta(minutes=9)))
+    with alert_platform.sessions.begin() as s:
+        for broadcast, state, last in seeded:
+            s.add(ChatBroadcast(id=broadcast, platform=broadcast.split(":")[0], channel="c",
+                                first_at=T0, last_at=last))  # fmt: skip
+            s.add(ChatWatch(id=new_id(), platform=broadcast.split(":")[0], url="https://x",
+                            desired="running", state=state, broadcast=broadcast,
+                            error="token expired" if state == "failing" else None,
+                            created_at=T0, updated_at=T0))  # fmt: skip
+    now = T0 + timedelta(minutes=10)
+    assert len(chat.evaluator.evaluate(now)) == 2
+    found = {(a["kind"], a["broadcast"]): a for a in rules.alerts()}
+    assert sorted(found) == [("silence", quiet), ("source_failing", broken)]
+    assert found[("source_failing", broken)]["detail"]["opened"]["error"] == "token expired"
+    assert chat.evaluator.evaluate(now + timedelta(seconds=5)) == []  # still open: nothing new
+
+    with alert_platform.sessions.begin() as s:  # chat flows again, the source is back
+        for broadcast in (quiet, broken):
+            row = s.get(ChatBroadcast, broadcast)
+            assert row is not None
+            row.last_at = now + timedelta(minutes=2)
+        for watch in s.scalars(select(ChatWatch)):
+            watch.state, watch.error = "live", None
+    assert chat.evaluator.evaluate(now + timedelta(minutes=2)) == []  # clear for a minute first
+    resolved = chat.evaluator.evaluate(now + timedelta(minutes=3, seconds=1))
+    assert len(resolved) == 2
+    assert {a["state"] for a in rules.alerts()} == {"resolved"}
+    assert {a["rule_id"] for a in rules.alerts()} == {silence["id"], failing["id"]}
+    wait_for(lambda: len(posts(receiver, "/hook")) == 4, what="two opened and two resolved")
+
+    # nothing holds and nothing is open: one reading for every rule and broadcast
+    statements: list[str] = []
+
+    me = threading.get_ident()
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if threading.get_ident() == me:  # not the platform's own workers
+            statements.append(statement)
+
+    engine = alert_platform.core.store.engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        assert chat.evaluator.evaluate(now + timedelta(minutes=3, seconds=30)) == []
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert len(statements) <= 7, statements  # rules, active (2), facts (3), open incidents
 
 
 def test_rules_are_checked_when_saved(client: TestClient) -> None:

@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from nunchi.apps.chat.models import (
     AlertRule,
@@ -47,7 +47,15 @@ from nunchi.outbound import OutboundPolicy, check_url_syntax
 from nunchi.store.ids import new_id
 from nunchi.store.types import utcnow
 
-__all__ = ["ALERTS", "KINDS", "AlertEvaluator", "AlertRules", "Condition", "check_rule"]
+__all__ = [
+    "ALERTS",
+    "KINDS",
+    "AlertEvaluator",
+    "AlertRules",
+    "Condition",
+    "check_rule",
+    "judge",
+]
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +167,88 @@ def profane_rate(minutes: Sequence[ChatMinute], params: dict[str, float]) -> Con
     return Condition(holds, {"profane": latest.profane, "minute": latest.minute.isoformat()})
 
 
+@dataclass(frozen=True)
+class _Facts:
+    """What the rules read of one broadcast."""
+
+    minutes: Sequence[ChatMinute] = ()
+    """Its latest minutes, oldest first."""
+    watch: ChatWatch | None = None
+    """Its newest running watch."""
+    last_at: datetime | None = None
+    """When its last message came."""
+
+
+_NO_FACTS = _Facts()
+
+
+def _params(rule: AlertRule) -> dict[str, float]:
+    return {**_DEFAULTS[rule.kind], **(rule.params or {})}
+
+
+def _depth(rule: AlertRule) -> int:
+    """How many of a broadcast's latest minutes ``rule`` reads."""
+    return int(_params(rule).get("baseline_minutes", 1)) + 2
+
+
+def _facts(s: Session, broadcasts: Sequence[str], depth: int) -> dict[str, _Facts]:
+    """The latest ``depth`` minutes, newest running watch and last message time of each of
+    ``broadcasts``, in three queries."""
+    if not broadcasts:
+        return {}
+    ranked = (
+        select(
+            ChatMinute,
+            func.row_number()
+            .over(partition_by=ChatMinute.broadcast, order_by=ChatMinute.minute.desc())
+            .label("rank"),
+        )
+        .where(ChatMinute.broadcast.in_(broadcasts))
+        .subquery()
+    )
+    latest = aliased(ChatMinute, ranked)
+    minutes: dict[str, list[ChatMinute]] = {}
+    rows = s.scalars(
+        select(latest).where(ranked.c.rank <= depth).order_by(latest.broadcast, latest.minute)
+    )
+    for minute in rows:
+        minutes.setdefault(minute.broadcast, []).append(minute)
+    watches: dict[str, ChatWatch] = {}
+    for watch in s.scalars(
+        select(ChatWatch)
+        .where(ChatWatch.broadcast.in_(broadcasts), ChatWatch.desired == "running")
+        .order_by(ChatWatch.created_at.desc())
+    ):
+        if watch.broadcast is not None:
+            watches.setdefault(watch.broadcast, watch)
+    last = dict(
+        s.execute(
+            select(ChatBroadcast.id, ChatBroadcast.last_at).where(ChatBroadcast.id.in_(broadcasts))
+        ).all()
+    )
+    return {b: _Facts(tuple(minutes.get(b, ())), watches.get(b), last.get(b)) for b in broadcasts}
+
+
+def judge(rule: AlertRule, facts: _Facts, now: datetime) -> Condition:
+    """What ``rule`` finds in a broadcast's ``facts`` now."""
+    params = _params(rule)
+    if rule.kind in ("negative_spike", "profane_rate"):
+        check = negative_spike if rule.kind == "negative_spike" else profane_rate
+        return check(facts.minutes, params)
+    watch = facts.watch
+    if watch is None:
+        return Condition(False, {})
+    limit = timedelta(minutes=params["minutes"])
+    if rule.kind == "silence":
+        last = facts.last_at
+        quiet = watch.state == "live" and last is not None and now - last >= limit
+        return Condition(quiet, {"last_message": last.isoformat() if last else None})
+    failing = watch.state == "failing" or (
+        watch.state == "reconnecting" and now - watch.updated_at >= limit
+    )
+    return Condition(failing, {"state": watch.state, "error": watch.error})
+
+
 class AlertEvaluator:
     """Evaluates every enabled rule on the active broadcasts and opens/resolves incidents."""
 
@@ -177,20 +267,31 @@ class AlertEvaluator:
             stop.wait(every)
 
     def evaluate(self, now: datetime | None = None) -> list[str]:
-        """One pass; returns the ids of the alerts it opened or resolved."""
+        """One pass; returns the ids of the alerts it opened or resolved.
+
+        What every rule needs of every broadcast is read in one session (a few queries
+        however many rules and broadcasts); only a rule and broadcast whose condition holds
+        on that reading, or whose incident is open, gets its own transaction, which reads the
+        condition again before opening or resolving anything."""
         now = now or utcnow()
         with self._lock, self.sessions() as s:
             rules = list(s.scalars(select(AlertRule).where(AlertRule.enabled.is_(True))))
             if not rules:
                 return []
             active = self._active(s, now)
+            pairs = [(r, b) for r in rules for b in ([r.broadcast] if r.broadcast else active)]
+            facts = _facts(s, sorted({b for _, b in pairs}), max(map(_depth, rules)))
+            open_keys = set(
+                s.scalars(select(ChatAlert.open_key).where(ChatAlert.open_key.is_not(None)))
+            )
         changed: list[str] = []
-        for rule in rules:
-            targets = [rule.broadcast] if rule.broadcast else active
-            for broadcast in targets:
-                alert = self._step(rule, broadcast, now)
-                if alert is not None:
-                    changed.append(alert)
+        for rule, broadcast in pairs:
+            quiet = not judge(rule, facts.get(broadcast, _NO_FACTS), now).holds
+            if quiet and f"{rule.id}:{broadcast}" not in open_keys:
+                continue
+            alert = self._step(rule, broadcast, now)
+            if alert is not None:
+                changed.append(alert)
         return changed
 
     @staticmethod
@@ -205,34 +306,7 @@ class AlertEvaluator:
 
     def condition(self, s: Session, rule: AlertRule, broadcast: str, now: datetime) -> Condition:
         """What ``rule`` finds on ``broadcast`` now."""
-        params = {**_DEFAULTS[rule.kind], **(rule.params or {})}
-        if rule.kind in ("negative_spike", "profane_rate"):
-            minutes = list(
-                s.scalars(
-                    select(ChatMinute)
-                    .where(ChatMinute.broadcast == broadcast)
-                    .order_by(ChatMinute.minute.desc())
-                    .limit(int(params.get("baseline_minutes", 1)) + 2)
-                )
-            )[::-1]
-            check = negative_spike if rule.kind == "negative_spike" else profane_rate
-            return check(minutes, params)
-        watch = s.scalars(
-            select(ChatWatch)
-            .where(ChatWatch.broadcast == broadcast, ChatWatch.desired == "running")
-            .order_by(ChatWatch.created_at.desc())
-        ).first()
-        if watch is None:
-            return Condition(False, {})
-        limit = timedelta(minutes=params["minutes"])
-        if rule.kind == "silence":
-            last = s.scalar(select(ChatBroadcast.last_at).where(ChatBroadcast.id == broadcast))
-            quiet = watch.state == "live" and last is not None and now - last >= limit
-            return Condition(quiet, {"last_message": last.isoformat() if last else None})
-        failing = watch.state == "failing" or (
-            watch.state == "reconnecting" and now - watch.updated_at >= limit
-        )
-        return Condition(failing, {"state": watch.state, "error": watch.error})
+        return judge(rule, _facts(s, [broadcast], _depth(rule)).get(broadcast, _NO_FACTS), now)
 
     def _step(self, rule: AlertRule, broadcast: str, now: datetime) -> str | None:
         key = f"{rule.id}:{broadcast}"
