@@ -14,7 +14,8 @@ from PIL import Image
 from nunchi.analyzers.vision.lda import fit_lda, lda_affine
 from nunchi.analyzers.vision.onnx_views import write_recipe_classifier
 from nunchi.analyzers.vision.preprocess import load_rgb, to_array
-from nunchi.analyzers.vision.recipes import RECIPES, View, recipe
+from nunchi.analyzers.vision.recipes import DEFAULT_RECIPE, RECIPES, View, recipe
+from nunchi.apps.vision.schemas import ProjectCreate
 from nunchi.errors import InvalidInput
 
 
@@ -58,6 +59,10 @@ def test_combine_powers_normalises_and_averages_per_photo() -> None:
     np.testing.assert_allclose(out[0], expected / np.linalg.norm(expected), rtol=1e-5)
     with pytest.raises(InvalidInput, match="8 views"):
         r.combine(feats[:5])
+
+
+def test_new_projects_take_the_default_recipe() -> None:
+    assert ProjectCreate(name="p").recipe == DEFAULT_RECIPE  # the schema repeats the name
 
 
 def test_unknown_recipes_are_named() -> None:

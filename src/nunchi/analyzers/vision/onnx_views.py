@@ -6,10 +6,10 @@ the head into one graph. Each input side the recipe feeds gets an input: ``views
 first, ``views_<side>`` for any other, each ``(batch, V, 3, S, S)`` float32 RGB 0..255 (what
 :meth:`EmbeddingRecipe.arrays` gives for one photo at that side, stacked). Every view runs
 through its backbone, its features get the power transform and unit length, the views of a
-photo are averaged; with several backbones each average is scaled to unit length and the
-averages joined end to end; the head turns the result into ``probabilities`` ``(batch,
-tags)``. The recipe (views as crop boxes, power, the backbones and their inputs), tags and
-threshold are in the model's metadata.
+photo are averaged, each backbone's average is scaled to unit length and the averages are
+joined end to end (one backbone: the join is that average); the head turns the result into
+``probabilities`` ``(batch, tags)``. The recipe (views as crop boxes, power, the backbones
+and their inputs), tags and threshold are in the model's metadata.
 """
 
 from __future__ import annotations
@@ -28,18 +28,13 @@ from nunchi.analyzers.vision.onnx_export import append_head, head_metadata, prun
 from nunchi.analyzers.vision.recipes import EmbeddingRecipe
 from nunchi.errors import InvalidInput
 
-__all__ = ["input_name", "recipe_classifier_model", "write_recipe_classifier"]
+__all__ = ["recipe_classifier_model", "write_recipe_classifier"]
 
 _EPS = 1e-12
 
 
 def _const(name: str, value: np.ndarray) -> onnx.TensorProto:
     return numpy_helper.from_array(value, name)
-
-
-def input_name(recipe: EmbeddingRecipe, side: int, first_side: int) -> str:
-    """The exported model's input for the views at ``side`` (``views`` for the first)."""
-    return "views" if side == first_side else f"views_{side}"
 
 
 def _unit(x: str, out: str, prefix: str) -> list[onnx.NodeProto]:
@@ -71,6 +66,9 @@ def recipe_classifier_model(
         )
     k = len(recipe.views)
     first_side = nets[0][1].side(nets[0][0])
+    protos = [
+        compose.add_prefix(onnx.load(str(net.path)), f"b{i}.") for i, (net, _) in enumerate(nets)
+    ]
     nodes: list[onnx.NodeProto] = []
     inits = [
         _const("views.zero", np.array(0.0, np.float32)),
@@ -80,18 +78,15 @@ def recipe_classifier_model(
     inputs: dict[str, onnx.ValueInfoProto] = {}
     pooled: list[str] = []
     described = []
-    base: onnx.ModelProto | None = None
-    for i, (net, run) in enumerate(nets):
+    for i, ((net, run), proto) in enumerate(zip(nets, protos, strict=True)):
         side = run.side(net)
-        name = input_name(recipe, side, first_side)
+        name = "views" if side == first_side else f"views_{side}"
         described.append({"variant": net.variant, "size": side, "input": name})
         inputs.setdefault(
             name,
             helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", k, 3, side, side]),
         )
         p = f"b{i}"
-        proto = compose.add_prefix(onnx.load(str(net.path)), f"{p}.")
-        base = base or proto
         inits += list(proto.graph.initializer)
         inits += [
             _const(f"{p}.in_shape", np.array([-1, 3, side, side], np.int64)),
@@ -126,28 +121,22 @@ def recipe_classifier_model(
                 name=f"{p}/views/Mean",
             ),
         ]
-        if len(nets) == 1:
-            pooled.append(f"{p}.mean")
-        else:
-            nodes += _unit(f"{p}.mean", f"{p}.pooled", f"{p}/pooled")
-            pooled.append(f"{p}.pooled")
-    if len(pooled) == 1:
-        features = pooled[0]
-    else:
-        features = "views.joined"
-        nodes.append(helper.make_node("Concat", pooled, [features], axis=1, name="views/Concat"))
-    assert base is not None
+        nodes += _unit(f"{p}.mean", f"{p}.pooled", f"{p}/pooled")  # the head's is then a no-op
+        pooled.append(f"{p}.pooled")
+    features = "views.joined"
+    nodes.append(helper.make_node("Concat", pooled, [features], axis=1, name="views/Concat"))
+    base = protos[0]
     graph = helper.make_graph(nodes, "nunchi_recipe_classifier", list(inputs.values()), [], inits)
     model = helper.make_model(graph, opset_imports=list(base.opset_import))
     model.ir_version = base.ir_version
     model.producer_name = "nunchi.analyzers.vision.onnx_views"
     append_head(model, features, head, "batch")
     prune(model)
-    first = {p.key: p.value for p in onnx.load(str(nets[0][0].path)).metadata_props}
+    padding = {m.key: m.value for m in base.metadata_props}.get("nunchi.crop_padding")
     set_metadata(
         model,
         {
-            **{key: v for key, v in first.items() if key in ("nunchi.crop_padding",)},
+            **({"nunchi.crop_padding": padding} if padding is not None else {}),
             "nunchi.variant": "+".join(net.variant for net, _ in nets),
             "nunchi.input_size": str(first_side),
             **head_metadata(head),

@@ -186,16 +186,39 @@ def _params(rule: AlertRule) -> dict[str, float]:
     return {**_DEFAULTS[rule.kind], **(rule.params or {})}
 
 
-def _depth(rule: AlertRule) -> int:
-    """How many of a broadcast's latest minutes ``rule`` reads."""
-    return int(_params(rule).get("baseline_minutes", 1)) + 2
+_BY_MINUTE = ("negative_spike", "profane_rate")
+"""The rule kinds that read a broadcast's minutes; the others read its watch."""
 
 
-def _facts(s: Session, broadcasts: Sequence[str], depth: int) -> dict[str, _Facts]:
-    """The latest ``depth`` minutes, newest running watch and last message time of each of
-    ``broadcasts``, in three queries."""
+def _facts(s: Session, broadcasts: Sequence[str], rules: Sequence[AlertRule]) -> dict[str, _Facts]:
+    """What ``rules`` read of each of ``broadcasts``: the latest minutes (as many as the
+    deepest baseline needs), the newest running watch, the last message time; one query
+    each, and only those some rule reads."""
     if not broadcasts:
         return {}
+    kinds = {r.kind for r in rules}
+    depth = max((int(_params(r).get("baseline_minutes", 1)) + 2 for r in rules), default=0)
+    minutes: dict[str, list[ChatMinute]] = {}
+    watches: dict[str, ChatWatch] = {}
+    last: dict[str, datetime] = {}
+    if kinds & set(_BY_MINUTE):
+        minutes = _minutes(s, broadcasts, depth)
+    if kinds - set(_BY_MINUTE):
+        for watch in s.scalars(
+            select(ChatWatch)
+            .where(ChatWatch.broadcast.in_(broadcasts), ChatWatch.desired == "running")
+            .order_by(ChatWatch.created_at.desc())
+        ):
+            if watch.broadcast is not None:
+                watches.setdefault(watch.broadcast, watch)
+    if "silence" in kinds:
+        found = select(ChatBroadcast.id, ChatBroadcast.last_at)
+        last = dict(s.execute(found.where(ChatBroadcast.id.in_(broadcasts))).all())
+    return {b: _Facts(tuple(minutes.get(b, ())), watches.get(b), last.get(b)) for b in broadcasts}
+
+
+def _minutes(s: Session, broadcasts: Sequence[str], depth: int) -> dict[str, list[ChatMinute]]:
+    """The latest ``depth`` minutes of each of ``broadcasts``, oldest first."""
     ranked = (
         select(
             ChatMinute,
@@ -213,26 +236,13 @@ def _facts(s: Session, broadcasts: Sequence[str], depth: int) -> dict[str, _Fact
     )
     for minute in rows:
         minutes.setdefault(minute.broadcast, []).append(minute)
-    watches: dict[str, ChatWatch] = {}
-    for watch in s.scalars(
-        select(ChatWatch)
-        .where(ChatWatch.broadcast.in_(broadcasts), ChatWatch.desired == "running")
-        .order_by(ChatWatch.created_at.desc())
-    ):
-        if watch.broadcast is not None:
-            watches.setdefault(watch.broadcast, watch)
-    last = dict(
-        s.execute(
-            select(ChatBroadcast.id, ChatBroadcast.last_at).where(ChatBroadcast.id.in_(broadcasts))
-        ).all()
-    )
-    return {b: _Facts(tuple(minutes.get(b, ())), watches.get(b), last.get(b)) for b in broadcasts}
+    return minutes
 
 
 def judge(rule: AlertRule, facts: _Facts, now: datetime) -> Condition:
     """What ``rule`` finds in a broadcast's ``facts`` now."""
     params = _params(rule)
-    if rule.kind in ("negative_spike", "profane_rate"):
+    if rule.kind in _BY_MINUTE:
         check = negative_spike if rule.kind == "negative_spike" else profane_rate
         return check(facts.minutes, params)
     watch = facts.watch
@@ -280,7 +290,7 @@ class AlertEvaluator:
                 return []
             active = self._active(s, now)
             pairs = [(r, b) for r in rules for b in ([r.broadcast] if r.broadcast else active)]
-            facts = _facts(s, sorted({b for _, b in pairs}), max(map(_depth, rules)))
+            facts = _facts(s, sorted({b for _, b in pairs}), rules)
             open_keys = set(
                 s.scalars(select(ChatAlert.open_key).where(ChatAlert.open_key.is_not(None)))
             )
@@ -306,7 +316,7 @@ class AlertEvaluator:
 
     def condition(self, s: Session, rule: AlertRule, broadcast: str, now: datetime) -> Condition:
         """What ``rule`` finds on ``broadcast`` now."""
-        return judge(rule, _facts(s, [broadcast], _depth(rule)).get(broadcast, _NO_FACTS), now)
+        return judge(rule, _facts(s, [broadcast], [rule]).get(broadcast, _NO_FACTS), now)
 
     def _step(self, rule: AlertRule, broadcast: str, now: datetime) -> str | None:
         key = f"{rule.id}:{broadcast}"

@@ -39,7 +39,7 @@ from nunchi.analyzers.vision.backbone import Backbone
 from nunchi.analyzers.vision.lda import lda_affine
 from nunchi.analyzers.vision.recipes import RECIPES
 from nunchi.training.vision.fewshot import load_labelled
-from nunchi.training.vision.fewshot_variants import Scorer, _unit, measure
+from nunchi.training.vision.fewshot_variants import Scorer, _unit, study_report
 
 __all__ = ["backbone_views", "colour_histograms", "layer_views", "main"]
 
@@ -175,14 +175,9 @@ def main(argv: list[str] | None = None) -> None:
         found[f"lite0 + HSV histogram (weight {weight})"] = _lda(
             _unit(np.hstack([e0, weight * hist])), y, k
         )
-    report: dict[str, Any] = {
-        "protocol": {"data": str(args.data), "images": len(files), "classes": k,
-                     "shots": args.shots, "seeds": "0-9 (protocol) and 10-49 (check)",
-                     "recipe": "accurate views, sqrt, shrinkage LDA s=0.5 unless named"},
-        "variants": {},
-    }  # fmt: skip
-    measure(report, found, tags, y, args.shots)
-    print(json.dumps(report, ensure_ascii=False))
+    protocol = {"data": str(args.data), "seeds": "0-9 (protocol) and 10-49 (check)",
+                "recipe": "accurate views, sqrt, shrinkage LDA s=0.5 unless named"}  # fmt: skip
+    print(json.dumps(study_report(found, tags, y, args.shots, protocol), ensure_ascii=False))
 
 
 if __name__ == "__main__":

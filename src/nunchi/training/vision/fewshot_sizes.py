@@ -36,7 +36,7 @@ from nunchi.analyzers.vision.backbone import Backbone
 from nunchi.analyzers.vision.recipes import RECIPES
 from nunchi.training.vision.fewshot import load_labelled
 from nunchi.training.vision.fewshot_more import _cached, _embed, _lda
-from nunchi.training.vision.fewshot_variants import Scorer, _unit, measure
+from nunchi.training.vision.fewshot_variants import Scorer, _unit, study_report
 
 __all__ = ["main"]
 
@@ -78,13 +78,12 @@ def main(argv: list[str] | None = None) -> None:
                 # each backbone's embedding alone (power, unit, mean over views, unit), joined
                 mine, theirs = _unit(_mean(views[:, cut])), _unit(_mean(other[:, cut]))
                 found[f"{label} + {partner}, {what}"] = _lda(_unit(np.hstack([mine, theirs])), y, k)
-    report: dict[str, Any] = {
-        "protocol": {"data": str(args.data), "images": len(files), "classes": k,
-                     "shots": args.shots, "seeds": "0-9, 10-49 and 50-249",
-                     "recipe": "accurate views (or their 4 corners), sqrt, shrinkage LDA s=0.5"},
-        "variants": {},
-    }  # fmt: skip
-    measure(report, found, tags, y, args.shots, more=range(50, 250))
+    protocol = {
+        "data": str(args.data),
+        "seeds": "0-9, 10-49 and 50-249",
+        "recipe": "accurate views (or their 4 corners), sqrt, shrinkage LDA s=0.5",
+    }
+    report = study_report(found, tags, y, args.shots, protocol, more=range(50, 250))
     print(json.dumps(report, ensure_ascii=False))
 
 

@@ -28,9 +28,9 @@ from nunchi.analyzers.vision.backbone import Backbone
 from nunchi.analyzers.vision.lda import lda_affine
 from nunchi.analyzers.vision.logistic import fit_logistic, log_softmax
 from nunchi.analyzers.vision.recipes import CENTRE_SCALE, RECIPES, EmbeddingRecipe, View
-from nunchi.training.vision.fewshot import load_dataset, split
+from nunchi.training.vision.fewshot import load_labelled, split
 
-__all__ = ["LOGITS", "VIEWS", "main", "measure", "variants", "view_features"]
+__all__ = ["LOGITS", "VIEWS", "main", "measure", "study_report", "variants", "view_features"]
 
 F64 = NDArray[np.float64]
 Scorer = Callable[[NDArray[np.int64], NDArray[np.int64]], F64]
@@ -223,6 +223,19 @@ def measure(report: dict[str, Any], scorers: dict[str, Scorer], tags: Sequence[s
         report["variants"][name] = found
 
 
+def study_report(scorers: dict[str, Scorer], tags: Sequence[str], y: NDArray[np.int64],
+                 shots: int, protocol: dict[str, Any],
+                 more: range | None = None) -> dict[str, Any]:  # fmt: skip
+    """A study's JSON report: its protocol (photos, classes, shots and ``protocol``) and each
+    scorer's accuracy as :func:`measure` gives it."""
+    report: dict[str, Any] = {
+        "protocol": {"images": len(tags), "classes": len(set(tags)), "shots": shots, **protocol},
+        "variants": {},
+    }
+    measure(report, scorers, tags, y, shots, more)
+    return report
+
+
 def main(argv: list[str] | None = None) -> None:
     """Measure every variant and print one JSON line."""
     ap = argparse.ArgumentParser(description="Few-shot variants on the flowers photos.")
@@ -230,9 +243,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--shots", type=int, default=10)
     ap.add_argument("--cache", type=Path, default=None, help="npz of the view features")
     args = ap.parse_args(argv)
-    files, tags = load_dataset(args.data)
-    names = sorted(set(tags))
-    y = np.array([names.index(t) for t in tags], dtype=np.int64)
+    files, tags, y, k = load_labelled(args.data)
     backbone = Backbone.load()
     feats = view_features(backbone, files, args.cache)
     accurate = [v for v in RECIPES["accurate"].views]
@@ -241,7 +252,7 @@ def main(argv: list[str] | None = None) -> None:
         "protocol": {
             "data": str(args.data),
             "images": len(files),
-            "classes": len(names),
+            "classes": k,
             "shots": args.shots,
             "seeds": "0-9 (protocol) and 10-49 (check)",
             "backbone": backbone.variant,
@@ -249,7 +260,7 @@ def main(argv: list[str] | None = None) -> None:
         },
         "variants": {},
     }
-    measure(report, variants(feats, y, len(names)), tags, y, args.shots)
+    measure(report, variants(feats, y, k), tags, y, args.shots)
     print(json.dumps(report, ensure_ascii=False))
 
 
